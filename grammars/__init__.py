@@ -1,0 +1,1 @@
+"""Lark grammars for the Caddyfile, Apache httpd and HAProxy front ends."""
