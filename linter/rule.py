@@ -49,6 +49,8 @@ _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 class Finding:
     message: str
     span: Span
+    # A rule may lower (never raise) its severity for one finding, e.g. when a fact is uncertain.
+    severity: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,245 @@
+"""The proxy model: what a deployment does with a request, the same for all four servers.
+
+Front ends build it from their syntax trees (`linter/<server>/build.py`); cross-server rules, `trace`
+and `routes` read it. It is plain data:
+
+- `Site`: one virtual server (nginx `server {}`, Apache `<VirtualHost>`, a Caddy site block, an
+  HAProxy frontend): names, listeners, and its routes in the order the server evaluates them.
+- `Route`: which requests it matches (`Match` on the path, an optional `Condition` such as a request
+  method), what it does (`Action`), and the response headers it adds (`HeaderOp`s).
+- `Action`: proxy to an upstream (and what URI the upstream receives), answer with a status/body/
+  content type, redirect, or serve static files.
+- `HeaderOp`: add/set/remove one response header, on which responses (status set; responses relayed
+  from the upstream and/or responses the proxy makes itself), under which condition.
+
+Every element keeps the `Span` of the directive it comes from. Route selection is server specific
+(`Site.selection` names the policy; the function is in `linter.select`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from linter.syntax import Span, Tree
+
+MATRIX_PREFIXES = ("/_matrix", "/_synapse", "/_dendrite", "/_conduwuit", "/_continuwuity")
+WELL_KNOWN_SERVER = "/.well-known/matrix/server"
+WELL_KNOWN_CLIENT = "/.well-known/matrix/client"
+
+
+@dataclass
+class Listen:
+    port: Optional[int]
+    address: Optional[str] = None        # None: every address
+    tls: bool = False
+    default: bool = False
+    span: Optional[Span] = None
+
+    @property
+    def public(self) -> bool:
+        """False only for listeners bound to loopback or a unix socket."""
+        a = (self.address or "").strip("[]").lower()
+        return not (a.startswith("127.") or a in ("::1", "localhost") or a.startswith("unix:"))
+
+
+@dataclass
+class Match:
+    """Which request paths a route matches.
+
+    kind: "exact", "prefix", "regex", or "any". `text` is the match as written, for display.
+    """
+
+    kind: str
+    pattern: str = ""
+    case_sensitive: bool = True
+    text: str = ""
+
+    def matches(self, path: str) -> bool:
+        if self.kind == "any":
+            return True
+        if self.kind == "exact":
+            return path == self.pattern if self.case_sensitive else path.lower() == self.pattern.lower()
+        if self.kind == "prefix":
+            if self.case_sensitive:
+                return path.startswith(self.pattern)
+            return path.lower().startswith(self.pattern.lower())
+        if self.kind == "regex":
+            rx = compile_regex(self.pattern, self.case_sensitive)
+            return bool(rx and rx.search(path))
+        return False
+
+    def mentions_matrix(self) -> bool:
+        """Whether the match as written names a Matrix API prefix."""
+        if self.kind in ("exact", "prefix"):
+            return self.pattern.startswith(MATRIX_PREFIXES)
+        if self.kind == "regex":
+            return any(p.lstrip("/") in self.pattern for p in MATRIX_PREFIXES)
+        return False
+
+    def __str__(self) -> str:
+        return self.text or f"{self.kind} {self.pattern}".strip()
+
+
+_regex_cache: dict = {}
+
+
+def compile_regex(pattern: str, case_sensitive: bool = True):
+    """PCRE-ish pattern to a Python regex; None when Python cannot read it."""
+    key = (pattern, case_sensitive)
+    if key not in _regex_cache:
+        py = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)  # PCRE named groups
+        try:
+            _regex_cache[key] = re.compile(py, 0 if case_sensitive else re.I)
+        except re.error:
+            _regex_cache[key] = None
+    return _regex_cache[key]
+
+
+@dataclass
+class Condition:
+    """A condition on the request a route depends on (nginx `if`, an HAProxy ACL, a Caddy matcher).
+
+    `methods` is set when the condition is exactly "the method is one of these"; anything the model
+    cannot decide leaves it None and is reported as a condition, never guessed.
+    """
+
+    text: str
+    methods: Optional[frozenset] = None
+    span: Optional[Span] = None
+
+    def holds(self, method: str) -> Optional[bool]:
+        if self.methods is None:
+            return None
+        return method.upper() in self.methods
+
+
+@dataclass
+class HeaderOp:
+    """One response header operation.
+
+    mode: "add" appends (a value the upstream sent stays: two headers), "set" replaces any value
+    already there, "remove" deletes the header. `statuses` None means every status.
+    `on_proxied`: applies to responses relayed from the upstream; `on_generated`: applies to
+    responses the proxy makes itself (its own answers, redirects, and its errors such as 413/502).
+    """
+
+    name: str
+    value: Optional[str]
+    mode: str = "add"
+    span: Optional[Span] = None
+    statuses: Optional[frozenset] = None
+    on_proxied: bool = True
+    on_generated: bool = True
+    condition: Optional[str] = None      # undecidable condition as written (Apache env=, expr=, ...)
+    source: str = ""                     # the directive as written, for messages
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    def applies(self, status: int, generated: bool) -> bool:
+        if generated and not self.on_generated:
+            return False
+        if not generated and not self.on_proxied:
+            return False
+        return self.statuses is None or status in self.statuses
+
+    @property
+    def always(self) -> bool:
+        return self.statuses is None and self.on_proxied and self.on_generated
+
+
+@dataclass
+class Action:
+    """What a route does.
+
+    kind: "proxy" | "respond" | "redirect" | "static" | "none" (nothing decided here: the server's
+    default handling, usually static files or 404).
+
+    For "proxy", `uri` says what the upstream receives as the request URI:
+      "original"    the bytes the client sent, untouched;
+      "replaced"    decoded and normalised, the matched prefix replaced by `uri_part`;
+      "normalized"  decoded and normalised (e.g. after a rewrite), no prefix replacement;
+      "variable"    built from variables at run time (`uri_part` holds the expression).
+    `uri_reason` says why, in words, pointing at `uri_span`.
+    """
+
+    kind: str
+    span: Optional[Span] = None
+    upstream: Optional[str] = None
+    uri: str = "original"
+    uri_part: Optional[str] = None
+    uri_reason: str = ""
+    uri_span: Optional[Span] = None
+    status: Optional[int] = None
+    body: Optional[str] = None
+    content_type: Optional[str] = None
+    location: Optional[str] = None       # redirect target
+    root: Optional[str] = None           # static: the directory the files come from
+    alias: bool = False                  # static: `root` replaces the matched prefix (nginx alias)
+    # Request headers sent upstream (name lower-cased -> value as written); None values mean
+    # "the server's default". `request_headers_span` points at the directives that set them.
+    request_headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Route:
+    match: Match
+    action: Action
+    span: Optional[Span] = None
+    headers: list = field(default_factory=list)        # HeaderOps in effect, in order
+    condition: Optional[Condition] = None
+    group: int = 0                 # routes sharing a group are variants of one location (nginx `if`)
+    parent: Optional[int] = None   # group of the enclosing route (nested locations)
+    # Headers inherited from outer levels that this level silently drops, with where they were set.
+    dropped_headers: list = field(default_factory=list)
+    max_body_size: Optional[int] = None      # bytes; None = unknown / unlimited
+    access_restricted: bool = False          # allow/deny, auth, internal: not open to everyone
+    phase: str = "location"                  # "server": runs before location selection
+    facts: dict = field(default_factory=dict)  # server-specific details for rules and trace
+
+    def serves_matrix(self) -> bool:
+        return self.match.mentions_matrix() or self.facts.get("selected_for_matrix", False)
+
+
+@dataclass
+class Site:
+    server: str
+    names: list = field(default_factory=list)
+    listens: list = field(default_factory=list)
+    span: Optional[Span] = None
+    routes: list = field(default_factory=list)
+    selection: str = "first-match"        # route selection policy, see linter.select
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return any(l.tls for l in self.listens)
+
+    @property
+    def public(self) -> bool:
+        return not self.listens or any(l.public for l in self.listens)
+
+    def group_routes(self, group: int) -> list:
+        return [r for r in self.routes if r.group == group]
+
+
+@dataclass
+class Config:
+    """One parsed configuration with its model: what every rule receives."""
+
+    server: str
+    tree: Tree
+    sites: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)   # e.g. {"nginx_version": (1, 22, 1)}
+    notes: list = field(default_factory=list)     # things the builder could not model, for trace
+
+
+def parse_size(text: str) -> Optional[int]:
+    """nginx/Caddy style size ("1m", "50M", "512k", "0") to bytes."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", text or "")
+    if not m:
+        return None
+    mult = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+    return int(m.group(1)) * mult

@@ -1,0 +1,339 @@
+"""Build the proxy model from an nginx syntax tree, with nginx's real semantics.
+
+- Sites are `server {}` blocks (a file whose top level is `location {}` blocks becomes one
+  anonymous site, so snippets are linted too).
+- Routes are locations, nested locations, and `if` blocks inside them (variants of their location,
+  with the condition kept), plus server-level `return`/`rewrite ... redirect` that run before any
+  location is selected. Selection itself is `linter.select` with the "nginx" policy.
+- Header operations follow `linter.nginx.levels` (add_header inheritance, `always`,
+  `add_header_inherit`, proxy_hide_header, headers-more).
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from linter.model import Action, Condition, Config, Listen, Match, Route, Site, parse_size
+from linter.nginx.levels import DEFAULT_BODY_SIZE, Level
+from linter.syntax import Directive, Tree
+
+ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+
+
+def build(tree: Tree, options: Optional[dict] = None) -> Config:
+    options = options or {}
+    version = options.get("nginx_version")
+    top = flatten(tree.directives)
+    builder = _Builder(version)
+    http_blocks = [d for d in top if d.key == "http"]
+    if http_blocks:
+        root = Level()
+        for http in http_blocks:
+            level = root.derive(flatten(http.block or []), version)
+            builder.add_servers(flatten(http.block or []), level, http)
+    else:
+        # A snippet (conf.d/*.conf, sites-enabled/*): the http block lives in a file we did not see.
+        level = Level(complete=False).derive(top, version)
+        if any(d.key == "server" for d in top):
+            builder.add_servers(top, level, None)
+        elif any(d.key == "location" for d in top):
+            builder.add_anonymous_site(top, level)
+    return Config("nginx", tree, builder.sites, dict(options), builder.notes)
+
+
+def flatten(directives: list) -> list:
+    """Directives of one block with `include`s replaced by what they include."""
+    out = []
+    for d in directives:
+        if d.key == "include" and d.block is not None:
+            out.extend(flatten(d.block))
+        else:
+            out.append(d)
+    return out
+
+
+class _Builder:
+    def __init__(self, version):
+        self.version = version
+        self.sites: list = []
+        self.notes: list = []
+        self.upstreams: dict = {}
+        self._group = 0
+
+    def add_servers(self, directives: list, level: Level, http: Optional[Directive]) -> None:
+        for d in directives:
+            if d.key == "upstream" and d.args:
+                self.upstreams[d.args[0]] = [s.args[0] for s in flatten(d.block or []) if s.key == "server" and s.args]
+        for d in directives:
+            if d.key == "server" and d.block is not None:
+                self.add_site(d, level)
+
+    def add_anonymous_site(self, directives: list, level: Level) -> None:
+        site = Site("nginx", selection="nginx", facts={"snippet": True})
+        self._routes(site, directives, level, parent=None)
+        self.sites.append(site)
+
+    def add_site(self, server: Directive, http_level: Level) -> None:
+        body = flatten(server.block or [])
+        level = http_level.derive(body, self.version)
+        site = Site("nginx", span=server.span, selection="nginx")
+        for d in body:
+            if d.key == "server_name":
+                site.names.extend(a for a in d.args if a)
+            elif d.key == "listen" and d.args:
+                site.listens.append(_listen(d))
+        if any(d.key == "ssl" and d.args and d.args[0] == "on" for d in body):
+            for l in site.listens:
+                l.tls = True
+        if level.dropped:
+            site.facts["dropped_headers"] = (level.dropped, level.dropped_at)
+        site.facts["level"] = level
+        self._server_phase(site, body, level)
+        self._routes(site, body, level, parent=None)
+        self.sites.append(site)
+
+    # -- server rewrite phase: runs before a location is chosen
+    def _server_phase(self, site: Site, body: list, level: Level) -> None:
+        for d in body:
+            if d.key == "return":
+                site.routes.append(self._route(Match("any", text="(server level)"), _return_action(d, level),
+                                               d, level, phase="server"))
+                return  # nothing after an unconditional return runs
+            if d.key == "rewrite" and _rewrite_redirects_all(d):
+                site.routes.append(self._route(Match("any", text="(server level)"), _rewrite_action(d),
+                                               d, level, phase="server"))
+                return
+            if d.key == "if":
+                ret = next((c for c in (d.block or []) if c.key in ("return",)), None)
+                if ret is not None:
+                    site.routes.append(self._route(Match("any", text="(server level)"), _return_action(ret, level),
+                                                   d, level, phase="server", condition=_condition(d)))
+            if d.key == "rewrite" and len(d.args) >= 2:
+                site.facts.setdefault("server_rewrites", []).append(d)
+
+    def _route(self, match, action, d, level, *, phase="location", condition=None, group=None, parent=None):
+        if group is None:
+            self._group += 1
+            group = self._group
+        route = Route(match, action, d.span, list(level.response_headers), condition, group, parent,
+                      phase=phase)
+        route.max_body_size = _body_size(level)
+        route.access_restricted = _restricted(level)
+        route.facts["level"] = level
+        route.facts["upstream_http_version"] = _setting_arg(level, "proxy_http_version", "1.0")
+        return route
+
+    # -- locations
+    def _routes(self, site: Site, body: list, level: Level, parent: Optional[int]) -> None:
+        for d in body:
+            if d.key != "location" or d.block is None:
+                continue
+            match, noregex = _location_match(d)
+            inner = flatten(d.block)
+            loc_level = level.derive(inner, self.version)
+            action = self._action(site, inner, loc_level, match)
+            route = self._route(match, action, d, loc_level, parent=parent)
+            route.facts["noregex"] = noregex
+            route.dropped_headers = list(loc_level.dropped)
+            route.facts["dropped_at"] = loc_level.dropped_at
+            route.facts["internal"] = any(c.key == "internal" for c in inner)
+            if route.facts["internal"]:
+                route.access_restricted = True
+            site.routes.append(route)
+            for c in inner:
+                if c.key == "if" and c.block is not None:
+                    self._if_variant(site, route, c, action, loc_level, match)
+            self._routes(site, inner, loc_level, parent=route.group)
+
+    def _if_variant(self, site, route, d: Directive, loc_action: Action, loc_level: Level, match: Match):
+        inner = flatten(d.block or [])
+        if_level = loc_level.derive(inner, self.version)
+        action = self._action(site, inner, if_level, match, fallback=loc_action)
+        variant = self._route(match, action, d, if_level, condition=_condition(d), group=route.group,
+                              parent=route.parent)
+        variant.dropped_headers = list(if_level.dropped)
+        variant.facts["dropped_at"] = if_level.dropped_at
+        variant.facts["noregex"] = route.facts.get("noregex", False)
+        site.routes.append(variant)
+
+    def _action(self, site, inner: list, level: Level, match: Match, fallback: Optional[Action] = None) -> Action:
+        for d in inner:
+            if d.key == "return":
+                return _return_action(d, level)
+            if d.key == "rewrite" and len(d.args) >= 3 and d.args[2] in ("redirect", "permanent") \
+                    and _rewrite_redirects_all(d):
+                return _rewrite_action(d)
+        proxy = next((d for d in inner if d.key == "proxy_pass" and d.args), None)
+        if proxy is not None:
+            return self._proxy_action(site, proxy, inner, level, match)
+        if fallback is not None:
+            return fallback
+        root = level.setting("root")
+        alias = next((d for d in inner if d.key == "alias" and d.args), None)
+        if alias is not None or root is not None or any(d.key == "try_files" for d in inner):
+            src = alias or root
+            return Action("static", src.span if src else None, root=src.args[0] if src else None,
+                          alias=alias is not None, content_type=_default_type(level))
+        return Action("none")
+
+    def _proxy_action(self, site, d: Directive, inner: list, level: Level, match: Match) -> Action:
+        url = d.args[0]
+        action = Action("proxy", d.span, upstream=url)
+        m = re.match(r"^(?P<scheme>[a-z]+://)(?P<host>unix:[^:]*:?|\[[^\]]*\][^/]*|[^/]*)(?P<uri>/.*)?$", url, re.I)
+        uri = (m.group("uri") if m else None)
+        if m:
+            action.upstream = m.group("scheme") + m.group("host")
+            name = m.group("host")
+            if name in self.upstreams:
+                action.request_headers["_servers"] = self.upstreams[name]
+        action.request_headers.update({k: v for k, (v, _) in level.proxy_headers.items()})
+        rewrite = next((r for r in inner if r.key == "rewrite" and len(r.args) >= 2
+                        and (len(r.args) < 3 or r.args[2] in ("break", "last"))), None)
+        if uri is not None:
+            action.uri_part = uri
+            action.uri_span = d.arg_span(0)
+            if "$" in uri:
+                if uri.startswith("$request_uri") and uri == "$request_uri":
+                    action.uri = "original"
+                else:
+                    action.uri = "variable"
+                    action.uri_reason = (f"proxy_pass builds the URI from `{uri}`, which nginx has already "
+                                         f"percent-decoded and normalised")
+            elif match.kind == "regex":
+                action.uri = "replaced"
+                action.uri_reason = ("proxy_pass has a URI part inside a regex location: `nginx -t` rejects "
+                                     "this, and where it is allowed nginx sends the decoded, normalised URI")
+            else:
+                action.uri = "replaced"
+                what = "a single `/`" if uri == "/" else f"`{uri}`"
+                action.uri_reason = (f"proxy_pass has a URI part ({what}): nginx then sends the decoded, "
+                                     f"normalised request URI with the location prefix replaced")
+        elif "$" in url and not m:
+            action.uri = "variable"
+            action.uri_reason = f"proxy_pass target `{url}` is built from variables"
+        if rewrite is not None and action.uri == "original":
+            action.uri = "normalized"
+            action.uri_span = rewrite.span
+            action.uri_reason = ("a `rewrite` runs before proxy_pass: nginx then sends the rewritten, "
+                                 "decoded and normalised URI")
+        return action
+
+
+def _listen(d: Directive) -> Listen:
+    addr = d.args[0]
+    flags = {a.lower() for a in d.args[1:]}
+    address, port = None, None
+    if addr.startswith("unix:"):
+        address = addr
+    elif addr.startswith("["):
+        host, _, rest = addr.partition("]")
+        address = host + "]"
+        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 80
+    elif addr.isdigit():
+        port = int(addr)
+    elif ":" in addr:
+        host, _, p = addr.rpartition(":")
+        address = None if host == "*" else host
+        port = int(p) if p.isdigit() else None
+    else:
+        address, port = addr, 80
+    return Listen(port, address, tls="ssl" in flags or "quic" in flags,
+                  default="default_server" in flags or "default" in flags, span=d.span)
+
+
+def _location_match(d: Directive):
+    args = d.args
+    text = " ".join(args)
+    if len(args) >= 2:
+        mod, pattern = args[0], args[1]
+        if mod == "=":
+            return Match("exact", pattern, text=text), False
+        if mod == "^~":
+            return Match("prefix", pattern, text=text), True
+        if mod == "~":
+            return Match("regex", pattern, True, text=text), False
+        if mod == "~*":
+            return Match("regex", pattern, False, text=text), False
+    if args and args[0].startswith("@"):
+        return Match("named", args[0], text=text), False
+    if args and args[0].startswith("="):  # `location =/x` written without a space
+        return Match("exact", args[0][1:], text=text), False
+    return Match("prefix", args[0] if args else "", text=text), False
+
+
+def _condition(d: Directive) -> Condition:
+    args = [a.strip("()") for a in d.args if a.strip("()")]
+    text = "if (" + " ".join(d.args).strip("()") + ")"
+    if len(args) == 3 and args[0] == "$request_method":
+        op, value = args[1], args[2]
+        if op == "=":
+            return Condition(text, frozenset({value.upper()}), d.span)
+        if op == "!=":
+            return Condition(text, ALL_METHODS - {value.upper()}, d.span)
+        if op in ("~", "~*"):
+            rx = re.compile(value, re.I if op == "~*" else 0)
+            return Condition(text, frozenset(m for m in ALL_METHODS if rx.search(m)), d.span)
+    return Condition(text, None, d.span)
+
+
+def _default_type(level: Level) -> Optional[str]:
+    d = level.setting("default_type")
+    if d is not None and d.args:
+        return d.args[0]
+    # nginx's built-in default; unknown when the http block was not part of the input.
+    return "text/plain" if level.complete else None
+
+
+def _return_action(d: Directive, level: Level) -> Action:
+    args = d.args
+    if len(args) == 1 and not args[0].isdigit():
+        return Action("redirect", d.span, status=302, location=args[0], content_type="text/html")
+    code = int(args[0]) if args and args[0].isdigit() else 0
+    text = args[1] if len(args) > 1 else None
+    if code in REDIRECT_CODES and text is not None:
+        return Action("redirect", d.span, status=code, location=text, content_type="text/html")
+    if text is not None:
+        return Action("respond", d.span, status=code, body=text, content_type=_default_type(level))
+    # No text: nginx sends its own error page for error codes, an empty body otherwise.
+    ct = "text/html" if code >= 300 and code not in (304,) else None
+    return Action("respond", d.span, status=code, body=None, content_type=ct)
+
+
+def _rewrite_redirects_all(d: Directive) -> bool:
+    """`rewrite ^ https://...` style: a redirect for every request."""
+    if len(d.args) < 2:
+        return False
+    flag = d.args[2] if len(d.args) > 2 else ""
+    target = d.args[1]
+    absolute = target.startswith(("http://", "https://", "$scheme://"))
+    return d.args[0] in ("^", "^(.*)$", "^(.*)", "^/(.*)$", "^/(.*)", ".*", "(.*)", "^.*$") and (
+        flag in ("redirect", "permanent") or absolute)
+
+
+def _rewrite_action(d: Directive) -> Action:
+    flag = d.args[2] if len(d.args) > 2 else ""
+    return Action("redirect", d.span, status=301 if flag == "permanent" else 302, location=d.args[1],
+                  content_type="text/html")
+
+
+def _body_size(level: Level) -> Optional[int]:
+    d = level.setting("client_max_body_size")
+    if d is not None and d.args:
+        size = parse_size(d.args[0])
+        return None if size == 0 else size   # 0 disables the check
+    return DEFAULT_BODY_SIZE
+
+
+def _restricted(level: Level) -> bool:
+    if level.access and any(d.key == "deny" for d in level.access):
+        return True
+    auth = level.setting("auth_basic")
+    if auth is not None and auth.args and auth.args[0] != "off":
+        return True
+    return level.setting("auth_request") is not None and level.setting("auth_request").args[:1] != ["off"]
+
+
+def _setting_arg(level: Level, name: str, default: str) -> str:
+    d = level.setting(name)
+    return d.args[0] if d is not None and d.args else default

@@ -1,0 +1,119 @@
+"""What a client sees: the response status and headers a route produces, and what the upstream receives.
+
+`outcomes(route, request)` predicts the response for each situation that matters to a Matrix
+client: the upstream answers normally, answers with an error, or is down (for proxy routes), or
+the proxy answers itself. Each header points at the directive that adds it, or is marked as
+coming from the upstream. The real-server tests hold these predictions against real servers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from linter.model import Route
+from linter.select import Request
+
+# What a Matrix homeserver sends itself on every response, errors included (Synapse; Dendrite and
+# the Conduit family send the same ACAO): see ../shared/research/matrix-pitfalls.md §0.
+HOMESERVER_CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
+    ("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date"),
+)
+
+
+@dataclass
+class Header:
+    name: str
+    value: str
+    span: Optional[object] = None        # the directive that added it; None: from the upstream
+    from_upstream: bool = False
+
+
+@dataclass
+class Outcome:
+    when: str                      # "upstream-ok" | "upstream-error" | "upstream-down" | "proxy"
+    status: Optional[int]
+    headers: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def values(self, name: str) -> list:
+        return [h.value for h in self.headers if h.name.lower() == name.lower()]
+
+
+def upstream_is_homeserver(route: Route) -> bool:
+    return route.action.kind == "proxy" and (
+        route.serves_matrix() or route.facts.get("wellknown_proxied", False))
+
+
+def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optional[int] = None,
+             upstream_down: bool = False) -> list:
+    if route is None:
+        return [Outcome("proxy", None, notes=["no route: the server's default handling (404 or static files)"])]
+    action = route.action
+    if action.kind in ("respond", "redirect"):
+        return [_generated(route, "proxy", action.status, _own_headers(route))]
+    if action.kind == "proxy":
+        if upstream_down:
+            return [_down(route)]
+        if upstream_status is not None:
+            return [_proxied(route, request, "upstream-ok" if upstream_status < 400 else "upstream-error",
+                             upstream_status)]
+        ok_status = 204 if request.method == "OPTIONS" and upstream_is_homeserver(route) else 200
+        return [_proxied(route, request, "upstream-ok", ok_status),
+                _proxied(route, request, "upstream-error", 500),
+                _down(route)]
+    if action.kind == "static":
+        out = _generated(route, "proxy", 200, _own_headers(route))
+        out.notes.append("static file: 200 when the file exists, 404 otherwise")
+        return [out]
+    return [Outcome("proxy", None, notes=["no action the model knows: the server's default handling"])]
+
+
+def _down(route: Route) -> Outcome:
+    status = route.facts.get("upstream_down_status", 502)
+    headers = []
+    ct = route.facts.get("error_content_type")
+    if ct:
+        headers.append(Header("Content-Type", ct, None))
+    return _generated(route, "upstream-down", status, headers)
+
+
+def _own_headers(route: Route) -> list:
+    action = route.action
+    headers = []
+    if action.content_type:
+        headers.append(Header("Content-Type", action.content_type, action.span))
+    if action.kind == "redirect" and action.location:
+        headers.append(Header("Location", action.location, action.span))
+    return headers
+
+
+def _generated(route: Route, when: str, status: Optional[int], headers: list) -> Outcome:
+    out = Outcome(when, status, list(headers))
+    for op in route.headers:
+        if status is not None and op.applies(status, generated=True):
+            _apply(out, op)
+    return out
+
+
+def _proxied(route: Route, request: Request, when: str, status: int) -> Outcome:
+    out = Outcome(when, status)
+    if upstream_is_homeserver(route):
+        out.headers = [Header(n, v, None, True) for n, v in HOMESERVER_CORS]
+        out.headers.append(Header("Content-Type", "application/json", None, True))
+    else:
+        out.notes.append("the upstream's own headers are unknown")
+    for op in route.headers:
+        if op.applies(status, generated=False):
+            _apply(out, op)
+    return out
+
+
+def _apply(out: Outcome, op) -> None:
+    if op.condition:
+        out.notes.append(f"{op.name}: only when {op.condition}")
+    if op.mode in ("set", "remove"):
+        out.headers = [h for h in out.headers if h.name.lower() != op.key]
+    if op.mode in ("add", "set") and op.value is not None:
+        out.headers.append(Header(op.name, op.value, op.span))

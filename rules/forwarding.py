@@ -1,0 +1,256 @@
+"""Forwarding and limits: what the homeserver needs to know about the client, body sizes, exposure."""
+from __future__ import annotations
+
+from linter.matrix import ADMIN_PROBE, UPLOAD_PROBES, routes_for
+from linter.predict import upstream_is_homeserver
+from linter.rule import Finding, rule
+from linter.select import select_route
+
+MIN_BODY_SIZE = 1024 * 1024 * 10     # below 10 MiB federation transactions and uploads fail
+
+
+def _proxied_matrix(config):
+    seen = set()
+    for site in config.sites:
+        for route in site.routes:
+            if upstream_is_homeserver(route) and route.serves_matrix() and route.action.span not in seen:
+                seen.add(route.action.span)
+                yield site, route
+
+
+def _sends(route, header: str) -> bool:
+    return header in route.action.request_headers
+
+
+@rule("MPL401", "forwarded-for-missing", "warning")
+def forwarded_for_missing(config):
+    """## What it does
+    Flags a route proxying Matrix traffic that does not send `X-Forwarded-For`.
+
+    ## Why is this bad?
+    The homeserver then sees every client as the proxy's address. Login and registration rate
+    limits lock out everyone at once, and the admin API shows the proxy's IP for every
+    device. Synapse also ignores `X-Forwarded-Proto` unless `X-Forwarded-For` is present.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+    """
+    for site, route in _proxied_matrix(config):
+        if not _sends(route, "x-forwarded-for"):
+            yield Finding("Matrix traffic is proxied without X-Forwarded-For: the homeserver sees every "
+                          "client as the proxy (shared rate limits, wrong IPs)", route.action.span)
+
+
+@rule("MPL402", "forwarded-proto-missing", "warning")
+def forwarded_proto_missing(config):
+    """## What it does
+    Flags a route proxying Matrix traffic that does not send `X-Forwarded-Proto`.
+
+    ## Why is this bad?
+    Synapse builds absolute URLs and SSO redirects from the scheme the client used. Without the
+    header it guesses. A wrong guess gives `http://` redirect URLs and SSO "not canonical"
+    redirect loops.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+    """
+    for site, route in _proxied_matrix(config):
+        if not _sends(route, "x-forwarded-proto"):
+            yield Finding("Matrix traffic is proxied without X-Forwarded-Proto: SSO redirects and absolute "
+                          "URLs may use the wrong scheme", route.action.span)
+
+
+@rule("MPL403", "host-header-not-forwarded", "warning")
+def host_header_not_forwarded(config):
+    """## What it does
+    Flags a route proxying Matrix traffic that does not pass the client's `Host` header on.
+    nginx sends the upstream's own name (`$proxy_host`) unless told otherwise.
+
+    ## Why is this bad?
+    Synapse compares the requested URL, built from `Host`, with `public_baseurl` for SSO. With
+    the wrong host it redirects forever (`ERR_TOO_MANY_REDIRECTS` on "Continue with SSO"), and
+    absolute URLs point at `localhost:8008`.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+    """
+    for site, route in _proxied_matrix(config):
+        host = route.action.request_headers.get("host")
+        if host is None or "$proxy_host" in host:
+            yield Finding("Matrix traffic is proxied without the client's Host header (the upstream gets "
+                          "its own name): SSO redirect loops and wrong absolute URLs", route.action.span)
+
+
+@rule("MPL404", "body-size-too-small", "warning")
+def body_size_too_small(config):
+    """## What it does
+    Flags a route receiving Matrix uploads or federation transactions whose request body limit
+    is below 10 MiB. nginx's default `client_max_body_size` is 1m.
+
+    ## Why is this bad?
+    Media uploads over the limit fail with 413. Inbound federation transactions from busy
+    servers regularly exceed 1 MB, so the proxy silently drops them and messages go missing.
+    Match the homeserver's `max_upload_size` (Synapse: 50M).
+
+    ## Example
+    ```nginx
+    http {
+        server {
+            listen 443 ssl;
+            location /_matrix {
+                proxy_pass http://127.0.0.1:8008;
+            }
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    http {
+        server {
+            listen 443 ssl;
+            location /_matrix {
+                proxy_pass http://127.0.0.1:8008;
+                client_max_body_size 50M;
+            }
+        }
+    }
+    ```
+    """
+    seen = set()
+    for site in config.sites:
+        for route in routes_for(site, UPLOAD_PROBES):
+            if route.action.kind != "proxy" or route.max_body_size is None:
+                continue
+            if route.max_body_size >= MIN_BODY_SIZE:
+                continue
+            level = route.facts.get("level")
+            setting = level.setting("client_max_body_size") if level is not None else None
+            span = setting.span if setting is not None else route.action.span
+            if span in seen:
+                continue
+            seen.add(span)
+            if setting is not None:
+                yield Finding(f"client_max_body_size {setting.args[0]} is too small for Matrix uploads and "
+                              f"federation transactions (413 errors); use the homeserver's max_upload_size "
+                              f"(50M for Synapse)", span)
+            elif level is not None and not level.complete:
+                yield Finding("client_max_body_size is not set here: unless the http block raises it, "
+                              "nginx's 1m default rejects Matrix uploads and large federation transactions",
+                              span, severity="info")
+            else:
+                yield Finding("client_max_body_size is left at nginx's 1m default: Matrix uploads and large "
+                              "federation transactions get 413", span)
+
+
+@rule("MPL405", "admin-api-exposed", "warning")
+def admin_api_exposed(config):
+    """## What it does
+    Flags a public site that proxies `/_synapse/admin` with no access restriction.
+
+    ## Why is this bad?
+    The Synapse admin API can deactivate users, purge rooms and read any room's content with an
+    admin token. Synapse's docs say to keep it off the public internet. That includes catch-all
+    `location /` blocks and the federation port 8448.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location / {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location ~ ^(/_matrix|/_synapse/client) {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+    }
+    ```
+    """
+    seen = set()
+    method, path = ADMIN_PROBE
+    for site in config.sites:
+        if not site.public:
+            continue
+        route, _ = select_route(site, method, path)
+        if route is None or route.action.kind != "proxy" or route.access_restricted:
+            continue
+        span = route.span or route.action.span
+        if span not in seen:
+            seen.add(span)
+            yield Finding(f"`/_synapse/admin` is proxied on a public site by `{route.match}`: restrict it "
+                          f"(allow/deny) or do not route it", span)

@@ -1,0 +1,359 @@
+"""Well-known delegation rules: `/.well-known/matrix/server` and `/client` answered by the proxy.
+
+The body is checked when the proxy answers inline (`return 200 '...'`, `respond`, `http-request
+return`) or serves a file that can be read from the audited tree.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from typing import Optional
+from urllib.parse import urlsplit
+
+from linter.matrix import wellknown_route
+from linter.model import WELL_KNOWN_CLIENT, WELL_KNOWN_SERVER
+from linter.predict import outcomes
+from linter.rule import Finding, rule
+from linter.select import Request
+
+_HOSTNAME = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+
+
+def _documents(config, path):
+    """(site, route, span, parsed JSON or None, error or None) for each site answering `path`."""
+    seen = set()
+    for site in config.sites:
+        route = wellknown_route(site, path)
+        if route is None or route.action.kind not in ("respond", "static"):
+            continue
+        body, span = _body(config, route, path)
+        if body is None or span in seen:
+            continue
+        seen.add(span)
+        text = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "example.org", body)  # server variables
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            yield site, route, span, None, str(e)
+            continue
+        yield site, route, span, doc, None
+
+
+def _body(config, route, path):
+    action = route.action
+    if action.kind == "respond":
+        if action.body is None or action.status != 200:
+            return None, None
+        return action.body, action.span
+    if action.root is None or "$" in action.root:
+        return None, None
+    rel = path[len(route.match.pattern):] if action.alias and route.match.kind == "prefix" else path
+    target = _find_file(config, action.root.rstrip("/") + "/" + rel.lstrip("/"))
+    if target is None:
+        return None, None
+    try:
+        with open(target, encoding="utf-8", errors="replace") as f:
+            return f.read(), action.span
+    except OSError:
+        return None, None
+
+
+def _find_file(config, path: str) -> Optional[str]:
+    """The file behind `path`, also inside a copied tree (--prefix or the config's directory)."""
+    if os.path.isfile(path):
+        return path
+    bases = [b for b in (config.options.get("prefix"), os.path.dirname(config.tree.root)) if b]
+    parts = path.strip("/").split("/")
+    for base in bases:
+        for i in range(len(parts)):
+            candidate = os.path.join(base, *parts[i:])
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+@rule("MPL301", "wellknown-invalid-json", "error")
+def wellknown_invalid_json(config):
+    """## What it does
+    Flags a `/.well-known/matrix/server` or `/client` document served by the proxy that is
+    not a valid JSON object.
+
+    ## Why is this bad?
+    Servers and clients parse the body as JSON. A stray quote, a trailing comma or single
+    quotes make delegation fail. Remote servers then fall back to `server_name:8448` and cache
+    the error for up to an hour. Clients show "homeserver not found".
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            default_type application/json;
+            return 200 "{'m.server': 'matrix.example.org:443'}";
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            default_type application/json;
+            return 200 '{"m.server": "matrix.example.org:443"}';
+        }
+    }
+    ```
+    """
+    for path in (WELL_KNOWN_SERVER, WELL_KNOWN_CLIENT):
+        for site, route, span, doc, error in _documents(config, path):
+            if error is not None:
+                yield Finding(f"{path} is not valid JSON: {error}", span)
+            elif not isinstance(doc, dict):
+                yield Finding(f"{path} must be a JSON object, not {type(doc).__name__}", span)
+
+
+def server_name_problem(value) -> Optional[str]:
+    """Why `value` is not a valid `m.server` (hostname, IPv4 or [IPv6], optional :port)."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if "://" in value:
+        return "must not have a scheme"
+    if "/" in value:
+        return "must not have a path"
+    host, port = value, None
+    m = re.match(r"^(\[[^\]]*\])(?::(.*))?$", value)
+    if m:
+        host, port = m.group(1), m.group(2)
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return "has an invalid IPv6 literal"
+    else:
+        if value.count(":") > 1:
+            return "IPv6 literals must be in brackets"
+        host, _, port = value.partition(":")
+        port = port if ":" in value else None
+        if not _HOSTNAME.match(host):
+            return f"has an invalid host name `{host}`"
+    if port is not None and not (port.isdigit() and 0 < int(port) <= 65535):
+        return f"has an invalid port `{port}`"
+    return None
+
+
+@rule("MPL302", "wellknown-server-invalid", "error")
+def wellknown_server_invalid(config):
+    """## What it does
+    Flags a `/.well-known/matrix/server` document whose `m.server` is missing or not
+    `hostname[:port]` (no scheme, no path, port 1-65535, IPv6 in brackets).
+
+    ## Why is this bad?
+    Remote homeservers ignore an invalid delegation and try `server_name:8448` instead. They
+    cache that failure, so federation with the server silently stops.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            default_type application/json;
+            return 200 '{"m.server": "https://matrix.example.org"}';
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            default_type application/json;
+            return 200 '{"m.server": "matrix.example.org:443"}';
+        }
+    }
+    ```
+    """
+    for site, route, span, doc, error in _documents(config, WELL_KNOWN_SERVER):
+        if not isinstance(doc, dict):
+            continue
+        if "m.server" not in doc:
+            yield Finding("/.well-known/matrix/server has no `m.server`", span)
+            continue
+        problem = server_name_problem(doc["m.server"])
+        if problem:
+            yield Finding(f"`m.server` {doc['m.server']!r} {problem}: remote servers ignore this delegation",
+                          span)
+
+
+@rule("MPL303", "wellknown-client-invalid", "error")
+def wellknown_client_invalid(config):
+    """## What it does
+    Flags a `/.well-known/matrix/client` document without `m.homeserver.base_url`, or whose
+    base URL is not an `https://` URL of the homeserver's root.
+
+    ## Why is this bad?
+    Clients stop discovery with "Invalid base_url for m.homeserver" when it is missing or not
+    a URL. An `http://` URL is blocked as mixed content by web clients. A base URL that
+    already ends in `/_matrix` makes clients request `/_matrix/_matrix/client/versions`.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/client {
+            default_type application/json;
+            add_header Access-Control-Allow-Origin * always;
+            return 200 '{"m.homeserver": {"base_url": "http://matrix.example.org/_matrix"}}';
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/client {
+            default_type application/json;
+            add_header Access-Control-Allow-Origin * always;
+            return 200 '{"m.homeserver": {"base_url": "https://matrix.example.org"}}';
+        }
+    }
+    ```
+    """
+    for site, route, span, doc, error in _documents(config, WELL_KNOWN_CLIENT):
+        if not isinstance(doc, dict):
+            continue
+        hs = doc.get("m.homeserver")
+        base = hs.get("base_url") if isinstance(hs, dict) else None
+        if not isinstance(base, str) or not base:
+            yield Finding("/.well-known/matrix/client has no `m.homeserver.base_url`", span)
+            continue
+        url = urlsplit(base)
+        if url.scheme != "https" or not url.netloc:
+            yield Finding(f"`m.homeserver.base_url` {base!r} must be an https:// URL "
+                          f"(web clients block plain http)", span)
+        elif "/_matrix" in url.path:
+            yield Finding(f"`m.homeserver.base_url` {base!r} must not contain `/_matrix`: clients add it "
+                          f"themselves", span)
+
+
+def _ok_outcome(route, path):
+    request = Request("GET", "https", "localhost", 443, path)
+    return outcomes(route, request)[0]
+
+
+@rule("MPL304", "wellknown-content-type", "warning")
+def wellknown_content_type(config):
+    """## What it does
+    Flags a well-known document that the proxy serves without exactly one
+    `Content-Type: application/json`.
+
+    ## Why is this bad?
+    Extensionless files go out as `application/octet-stream` or `text/plain`, which is
+    nginx's default for `return`. Element X and other strict clients then fail discovery
+    (`MISSING_MATRIX_RTC_FOCUS`), and browsers download the file instead of parsing it. An
+    `add_header Content-Type` on top of `default_type` sends two Content-Type headers.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            return 200 '{"m.server": "matrix.example.org:443"}';
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/server {
+            default_type application/json;
+            return 200 '{"m.server": "matrix.example.org:443"}';
+        }
+    }
+    ```
+    """
+    for path in (WELL_KNOWN_SERVER, WELL_KNOWN_CLIENT):
+        seen = set()
+        for site in config.sites:
+            route = wellknown_route(site, path)
+            if route is None or route.action.kind not in ("respond", "static"):
+                continue
+            if route.action.kind == "respond" and route.action.status != 200:
+                continue
+            span = route.action.span or route.span
+            if span in seen:
+                continue
+            seen.add(span)
+            values = _ok_outcome(route, path).values("Content-Type")
+            types = [v.split(";")[0].strip().lower() for v in values]
+            if types == ["application/json"]:
+                continue
+            if not values and route.action.content_type is None and route.action.kind in ("respond", "static"):
+                yield Finding(f"{path} gets the http block's default_type, which this file does not show "
+                              f"(nginx's own default is text/plain); set `default_type application/json` here",
+                              span, severity="info")
+            elif len(values) > 1:
+                yield Finding(f"{path} is sent with {len(values)} Content-Type headers ({', '.join(values)}): "
+                              f"use default_type instead of adding a second one", span)
+            else:
+                yield Finding(f"{path} is sent as `{values[0] if values else 'no content type'}`, "
+                              f"not application/json", span)
+
+
+@rule("MPL305", "wellknown-client-cors", "error")
+def wellknown_client_cors(config):
+    """## What it does
+    Flags a `/.well-known/matrix/client` answered by the proxy without exactly one
+    `Access-Control-Allow-Origin: *`.
+
+    ## Why is this bad?
+    Web clients (Element Web, Cinny, Hydrogen) fetch the client well-known cross-origin during
+    login. Without the header the browser blocks it and the user cannot sign in with just
+    their Matrix ID. A specific origin works for only one client.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/client {
+            default_type application/json;
+            return 200 '{"m.homeserver": {"base_url": "https://matrix.example.org"}}';
+        }
+    }
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location = /.well-known/matrix/client {
+            default_type application/json;
+            add_header Access-Control-Allow-Origin * always;
+            return 200 '{"m.homeserver": {"base_url": "https://matrix.example.org"}}';
+        }
+    }
+    ```
+    """
+    seen = set()
+    for site in config.sites:
+        route = wellknown_route(site, WELL_KNOWN_CLIENT)
+        if route is None or route.action.kind not in ("respond", "static"):
+            continue
+        span = route.action.span or route.span
+        if span in seen:
+            continue
+        seen.add(span)
+        values = _ok_outcome(route, WELL_KNOWN_CLIENT).values("Access-Control-Allow-Origin")
+        if values == ["*"]:
+            continue
+        if not values:
+            yield Finding("/.well-known/matrix/client is served without Access-Control-Allow-Origin: web "
+                          "clients cannot discover the homeserver", span)
+        else:
+            yield Finding(f"/.well-known/matrix/client is served with Access-Control-Allow-Origin "
+                          f"{', '.join(values)}: it must be exactly `*`", span)
