@@ -210,6 +210,8 @@ class Site:
     listens: list = field(default_factory=list)
     span: Optional[Span] = None
     routes: list = field(default_factory=list)
+    # Header operations at site level: what a request no route handles gets (nginx server block).
+    headers: list = field(default_factory=list)
     selection: str = "first-match"        # route selection policy, see linter.select
     facts: dict = field(default_factory=dict)
 

@@ -26,10 +26,12 @@ _FIX_ALWAYS = {
 
 
 def _cors_ops(config):
-    """Each CORS header operation once, with a route it applies on (first seen)."""
+    """Each CORS header operation the proxy adds once: on Matrix routes and at site level."""
     seen = set()
-    for site, route in cors_routes(config):
-        for op in route.headers:
+    pairs = [(site, route, route.headers) for site, route in cors_routes(config)]
+    pairs += [(site, None, site.headers) for site in config.sites]
+    for site, route, ops in pairs:
+        for op in ops:
             if is_cors(op.name) and op.mode in ("add", "set") and op.span is not None:
                 if op.span not in seen:
                     seen.add(op.span)

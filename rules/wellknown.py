@@ -62,9 +62,14 @@ def _body(config, route, path):
 
 def _find_file(config, path: str) -> Optional[str]:
     """The file behind `path`, also inside a copied tree (--prefix or the config's directory)."""
-    if os.path.isfile(path):
-        return path
     bases = [b for b in (config.options.get("prefix"), os.path.dirname(config.tree.root)) if b]
+    if os.path.isabs(path) and os.path.isfile(path):
+        return path
+    if not os.path.isabs(path):
+        # nginx resolves a relative root/alias against its prefix; offline, the config's own dir.
+        for base in bases:
+            if os.path.isfile(os.path.join(base, path)):
+                return os.path.join(base, path)
     parts = path.strip("/").split("/")
     for base in bases:
         for i in range(len(parts)):

@@ -89,6 +89,7 @@ class _Builder:
         if level.dropped:
             site.facts["dropped_headers"] = (level.dropped, level.dropped_at)
         site.facts["level"] = level
+        site.headers = list(level.response_headers)
         self._server_phase(site, body, level)
         self._routes(site, body, level, parent=None)
         self.sites.append(site)
@@ -183,8 +184,12 @@ class _Builder:
         m = re.match(r"^(?P<scheme>[a-z]+://)(?P<host>unix:[^:]*:?|\[[^\]]*\][^/]*|[^/]*)(?P<uri>/.*)?$", url, re.I)
         uri = (m.group("uri") if m else None)
         if m:
-            action.upstream = m.group("scheme") + m.group("host")
             name = m.group("host")
+            # `http://synapse$request_uri`: a variable glued to the host is the URI part.
+            glued = re.match(r"^([^$]+?)(\$.*)$", name)
+            if glued and uri is None:
+                name, uri = glued.group(1), glued.group(2)
+            action.upstream = m.group("scheme") + name
             if name in self.upstreams:
                 action.request_headers["_servers"] = self.upstreams[name]
         action.request_headers.update({k: v for k, (v, _) in level.proxy_headers.items()})
@@ -194,7 +199,7 @@ class _Builder:
             action.uri_part = uri
             action.uri_span = d.arg_span(0)
             if "$" in uri:
-                if uri.startswith("$request_uri") and uri == "$request_uri":
+                if uri == "$request_uri":
                     action.uri = "original"
                 else:
                     action.uri = "variable"
