@@ -99,3 +99,7 @@ def rules_command(code):
     width = max(len(r.slug) for r in rules)
     for r in rules:
         click.echo(f"{r.code}  {r.slug:<{width}}  {r.severity:<7}  {r.summary}")
+
+
+if __name__ == "__main__":
+    main()
