@@ -39,6 +39,10 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
             builder.add_servers(top, level, None)
         elif any(d.key == "location" for d in top):
             builder.add_anonymous_site(top, level)
+        elif any(d.key == "if" and d.block is not None for d in top):
+            # Bare `if` blocks at the top: the file is a location body meant to be included.
+            loc = Directive("location", ["/"], top[0].span, [top[0].span], top)
+            builder.add_anonymous_site([loc], Level(complete=False))
     return Config("nginx", tree, builder.sites, dict(options), builder.notes)
 
 
