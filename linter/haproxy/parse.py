@@ -1,0 +1,473 @@
+"""The HAProxy front end: configuration files -> `linter.syntax.Tree`.
+
+    load(paths, *, prefix=None, env=None, version=None) -> Tree
+        one file, or several `-f` arguments in order; a directory stands for its `*.cfg` files
+        in lexical order, as haproxy loads them; relative paths resolve against `prefix`
+    parse_string(text, path="<string>", *, env=None, version=None) -> Tree
+    looks_like_haproxy(text, path) -> bool
+
+Pipeline: lexer.py splits each line into words (quoting, escapes, environment variables);
+the loop below applies `.if` blocks (conditionals.py), `[scope]` lines and the `.notice`-style
+messages, and turns the surviving lines into tokens; grammars/haproxy.lark gives them their
+structure (sections, statements, ACL conditions); `_Builder` makes the Directives.
+
+Tree conventions
+----------------
+- Each section -> `Directive(name=<section keyword>, args=[name, "from", x, ...],
+  block=[its lines], extra={"section": True})`. A section is started by its keyword, in any
+  column, and runs until the next section keyword (haproxy decides sections by keyword, never
+  by indentation). `SECTION_KEYWORDS` lists the ones haproxy 3.x knows; a keyword it does not
+  list (a future section) is read as an ordinary line of the section before it, without error.
+- Each other line -> `Directive(name=first word, args=the other words)`. Multi-word keywords
+  stay split: `http-request set-header X v` has name "http-request" and args[0] "set-header";
+  `no option httplog` has name "no". `args` are unquoted and unescaped.
+- `extra["quoted"]`: one bool per arg (was any part of it written in quotes).
+- `extra["condition"]`: on lines of proxy sections (defaults, frontend, backend, listen) and
+  `spoe-message` that carry `if`/`unless` (except `acl` lines): an `acl.Condition`, i.e. a
+  list of OR-terms, each a list of `(negated, acl)` where acl is an ACL name or, for `{ ... }`,
+  the tuple of its words. The condition's words also stay in `args`.
+- `extra["samples"]`: the `%[...]` sample expressions of the args (`samples.Sample`).
+- `extra["if"]`: when the line sits in `.if` blocks we could not decide, the conditions
+  (outermost first, as `.if` expressions) under which it applies. Decided blocks leave no trace:
+  a false branch is dropped as haproxy drops it. See conditionals.py for what is decided.
+- `extra["scope"]`: on sections after a `[name]` scope line (SPOE configuration files).
+- `.notice` / `.warning` / `.alert` / `.diag` lines -> `Directive(name=".notice", args=[msg])`
+  inside the current section, or at the top level before the first section.
+- Environment variables in double quotes are substituted from `env` (default: os.environ),
+  `${VAR-default}` gives its default when VAR is unset, and an unset variable without default
+  stays as written (`${VAR}`), so do VTest macros written outside quotes.
+
+Errors (`Tree.errors`, file:line:column, plain words) are what haproxy itself refuses while
+reading lines: unmatched quotes, bad variable syntax, bad `\\x` escapes, more than 64 words,
+NUL characters, a last line without line feed, lines before the first section, `.if` /
+`.elif` / `.else` / `.endif` mismatches and unparsable `.if` conditions, unknown `.directives`,
+a missing `}` in a condition, and empty words (`""`, which haproxy >= 3.3 rejects because it
+ends the argument list). A line with an error is skipped, as haproxy skips it.
+What haproxy checks later (unknown keywords, argument counts, ACL names) is not checked here.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional, Union
+
+from ..syntax import ConfigError, Directive, Span, Tree
+from .acl import AclTerm, Condition
+from .conditionals import MARKER, Blocks, IfSyntaxError, evaluate
+from .lexer import LineError, Word, split_line
+from .samples import Sample, find_samples
+
+__all__ = ["load", "parse_string", "looks_like_haproxy", "SECTION_KEYWORDS"]
+
+# The section keywords haproxy registers (REGISTER_CONFIG_SECTION / cfg_register_section).
+SECTION_KEYWORDS = frozenset({
+    "global", "defaults", "frontend", "backend", "listen", "userlist", "peers", "resolvers",
+    "mailers", "cache", "program", "ring", "http-errors", "crt-store", "log-forward",
+    "log-profile", "traces", "fcgi-app", "acme", "healthcheck", "namespace_list",
+    "spoe-agent", "spoe-group", "spoe-message",
+})
+PROXY_SECTIONS = frozenset({"defaults", "frontend", "backend", "listen"})
+_CONDITION_SECTIONS = PROXY_SECTIONS | {"spoe-message"}
+_MESSAGES = frozenset({".notice", ".warning", ".alert", ".diag"})
+_MAX_WORDS = 64                 # haproxy's MAX_LINE_ARGS
+_SCOPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:")
+
+
+def parse_string(text: str, path: str = "<string>", *, env: Optional[Mapping[str, str]] = None,
+                 version: Optional[str] = None) -> Tree:
+    directives, errors = _parse_file(text, path, os.environ if env is None else env, version)
+    return Tree("haproxy", path, directives, [path], errors)
+
+
+def load(paths: Union[str, list], *, prefix: Optional[str] = None,
+         env: Optional[Mapping[str, str]] = None, version: Optional[str] = None) -> Tree:
+    if isinstance(paths, str):
+        paths = [paths]
+    env = os.environ if env is None else env
+    files, errors = _expand_paths(paths, prefix)
+    tree = Tree("haproxy", files[0] if files else (paths[0] if paths else ""), [], [], errors)
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", errors="replace")
+        except OSError as error:
+            tree.errors.append(ConfigError(f"cannot read {path}: {error.strerror or error}", path))
+            continue
+        directives, file_errors = _parse_file(text, path, env, version)
+        tree.directives.extend(directives)
+        tree.files.append(path)
+        tree.errors.extend(file_errors)
+    return tree
+
+
+def _expand_paths(paths: list, prefix: Optional[str]) -> tuple[list, list]:
+    """haproxy's -f arguments -> files: a directory gives its regular, non-hidden `*.cfg`."""
+    files, errors = [], []
+    for path in paths:
+        if prefix and not os.path.isabs(path):
+            path = os.path.join(prefix, path)
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        try:
+            names = sorted(os.listdir(path), key=os.fsencode)    # alphasort in the C locale
+        except OSError as error:
+            errors.append(ConfigError(f"cannot read {path}: {error.strerror or error}", path))
+            continue
+        found = [os.path.join(path, name) for name in names
+                 if _loaded_from_directory(name) and os.path.isfile(os.path.join(path, name))]
+        if not found:
+            errors.append(ConfigError(f"no configuration file (*.cfg) in directory {path}", path))
+        files.extend(found)
+    return files, errors
+
+
+def _loaded_from_directory(name: str) -> bool:
+    """haproxy takes `x.cfg` but neither `.x.cfg` nor `x.cfg.bak` (nor `x.cfg.cfg`)."""
+    return not name.startswith(".") and name.find(".cfg") == len(name) - 4 and len(name) > 4
+
+
+def looks_like_haproxy(text: str, path: str) -> bool:
+    """A `haproxy*.cfg` name, or section lines (`frontend web`, `global`, `peers p`, ...) that
+    outnumber the lines ending in `{` or `;` or starting with `<` of nginx, Caddy or Apache."""
+    name = os.path.basename(path).lower()
+    if name.startswith("haproxy") and name.endswith(".cfg"):
+        return True
+    sections = others = 0
+    for line in text.split("\n")[:400]:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.endswith(("{", ";")) or line == "}" or line.startswith("<"):
+            others += 1
+            continue
+        words = line.split()
+        if _is_section_header(words):
+            sections += 1
+    return sections > 0 and others <= sections
+
+
+def _is_section_header(words: list[str]) -> bool:
+    """`keyword [name] [from defaults-name]`"""
+    rest = words[1:]
+    if len(rest) >= 2 and rest[-2] == "from":
+        rest = rest[:-2]
+    return words[0] in SECTION_KEYWORDS and len(rest) <= 1
+
+
+# -- one file ---------------------------------------------------------------------------------
+
+class _File:
+    """Reads one file's lines into tokens; collects errors and the facts of every line."""
+
+    def __init__(self, path: str, env: Mapping[str, str], version: Optional[str]):
+        self.path, self.env, self.version = path, env, version
+        self.errors: list[ConfigError] = []
+        self.words: list[tuple[int, Word]] = []    # (line, word); a token's start_pos indexes it
+        self.tokens: list = []
+        self.line_facts: dict[int, dict] = {}      # line -> {"if": [...], "scope": name}
+        self.blocks = Blocks()
+        self.section_kind: Optional[str] = None
+        self.section_name: Optional[str] = None
+        self.scope: Optional[str] = None
+        self.line_number = 0
+
+    def error(self, message: str, line: int, column: int = 1) -> None:
+        self.errors.append(ConfigError(message, self.path, line, column))
+
+    def lookup(self, name: str) -> Optional[str]:
+        if name == ".LINE":
+            return str(self.line_number)
+        if name == ".FILE":
+            return self.path
+        if name == ".SECTION":
+            return self.section_name
+        return self.env.get(name)
+
+    def read(self, text: str) -> None:
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        elif text:
+            self.error("the last line has no line feed at its end (haproxy refuses such a file "
+                       "as possibly truncated)", len(lines), len(lines[-1]) + 1)
+        for number, line in enumerate(lines, start=1):
+            self.line_number = number
+            self.read_line(line, number)
+        for line, column in self.blocks.unclosed():
+            self.error("this '.if' block is never closed with '.endif'", line, column)
+
+    def read_line(self, line: str, number: int) -> None:
+        if "\x00" in line:
+            self.error("NUL character in the line", number, line.index("\x00") + 1)
+            return
+        stripped = line.lstrip(" \t\v\f\r")
+        if stripped.startswith("["):
+            self.read_scope(stripped, number, len(line) - len(stripped) + 1)
+            return
+        try:
+            words = split_line(line, self.lookup)
+        except LineError as problem:
+            self.error(problem.message, number, problem.column)
+            return
+        if len(words) > _MAX_WORDS:
+            self.error(f"too many words on one line (haproxy reads at most {_MAX_WORDS})",
+                       number, words[_MAX_WORDS].column)
+            return
+        if not words:
+            return
+        first = words[0].value
+        if first in (".if", ".elif", ".else", ".endif"):
+            self.read_block_line(first, words, line, number)
+            return
+        if not self.blocks.active:
+            return
+        if first.startswith("."):
+            self.read_dot_line(first, words, number)
+            return
+        for word in words:
+            if word.value == "" and not word.opaque:
+                self.error("empty argument: haproxy ends the line at an empty word and ignores "
+                           "what follows (haproxy 3.3 and later reject it)", number, word.column)
+                return
+        if first in SECTION_KEYWORDS:
+            self.section_kind = first
+            self.section_name = words[1].value if len(words) > 1 else first
+            self.add_line(number, words, "SECTION")
+        else:
+            self.add_line(number, words, "WORD")
+
+    def read_scope(self, stripped: str, number: int, column: int) -> None:
+        """`[name]` lines (SPOE files) name the scope of the sections that follow."""
+        close = stripped.find("]")
+        name = stripped[1:close] if close > 0 else ""
+        rest = stripped[close + 1:].lstrip(" \t\v\f\r") if close > 0 else ""
+        if not name:
+            self.error("empty scope name in '[...]'", number, column)
+        elif not set(name) <= _SCOPE_CHARS:
+            bad = next(c for c in name if c not in _SCOPE_CHARS)
+            self.error(f"character '{bad}' is not allowed in a scope name", number, column)
+        elif rest and not rest.startswith("#"):
+            self.error("nothing but a comment may follow a '[scope]' declaration", number,
+                       column + close + 1)
+        else:
+            self.scope = name
+
+    def read_block_line(self, keyword: str, words: list[Word], line: str, number: int) -> None:
+        column = words[0].column
+        if keyword in (".if", ".elif"):
+            decide = lambda: self.decide(words, line, number)   # noqa: E731 (called lazily)
+            if keyword == ".if":
+                self.blocks.open(number, column, decide)
+                return
+            problem = self.blocks.alternative(".elif", decide)
+        else:
+            if len(words) > 1:
+                self.error(f"unexpected argument '{words[1].value}' after '{keyword}'",
+                           number, words[1].column)
+            problem = (self.blocks.alternative(".else") if keyword == ".else"
+                       else self.blocks.close())
+        if problem:
+            self.error(problem, number, column)
+
+    def decide(self, words: list[Word], line: str, number: int) -> tuple[Optional[bool], str]:
+        """Evaluate the condition of a `.if`/`.elif` line: (True/False/None, its text)."""
+        text = " ".join(w.value for w in words[1:])
+        marked = split_line(line, self.lookup, MARKER) if any(w.opaque for w in words) else words
+        try:
+            return evaluate(" ".join(w.value for w in marked[1:]), self.lookup,
+                            self.version), text
+        except IfSyntaxError as problem:
+            self.error(f"{problem.message} after '{words[0].value}'", number,
+                       _column_at(words[1:], problem.offset))
+            return None, text
+
+    def read_dot_line(self, first: str, words: list[Word], number: int) -> None:
+        if first not in _MESSAGES:
+            self.error(f"unknown directive '{first}' (haproxy knows .if, .elif, .else, .endif, "
+                       ".notice, .warning, .alert and .diag)", number, words[0].column)
+        elif len(words) > 2:
+            self.error(f"unexpected argument '{words[2].value}' after '{first}': quote the "
+                       "message if it contains spaces", number, words[2].column)
+        else:
+            self.add_line(number, words, "MESSAGE")
+
+    def add_line(self, number: int, words: list[Word], first_type: str) -> None:
+        facts = {}
+        if self.blocks.guards:
+            facts["if"] = self.blocks.guards
+        if self.scope and first_type == "SECTION":
+            facts["scope"] = self.scope
+        if facts:
+            self.line_facts[number] = facts
+        base = len(self.words)
+        self.words.extend((number, w) for w in words)
+        types = [first_type] + ["WORD"] * (len(words) - 1)
+        unclosed_brace = False
+        if (first_type == "WORD" and self.section_kind in _CONDITION_SECTIONS
+                and words[0].value != "acl"):
+            unclosed_brace = self.mark_condition(words, types, number)
+        from .grammar import token
+        for i, (word, kind) in enumerate(zip(words, types)):
+            if isinstance(kind, tuple):         # a condition word split into several tokens
+                for sub_kind, value in kind:
+                    self.tokens.append(token(sub_kind, value, base + i, number, word.column,
+                                             word.end_column))
+            else:
+                self.tokens.append(token(kind, word.value, base + i, number, word.column,
+                                         word.end_column))
+        last, end = base + len(words) - 1, words[-1].end_column
+        if unclosed_brace:                      # already reported; close it to go on
+            self.tokens.append(token("RBRACE", "}", last, number, end, end))
+        self.tokens.append(token("_NL", "\n", last, number, end, end))
+
+    def mark_condition(self, words: list[Word], types: list, number: int) -> bool:
+        """Token types for the words after the first `if`/`unless` (see acl.py).
+
+        Returns True when an anonymous ACL is left open at the end of the line (reported)."""
+        start = next((i for i, w in enumerate(words) if i and w.value in ("if", "unless")), None)
+        if start is None:
+            return False
+        types[start] = "COND"
+        brace_at = None
+        for i in range(start + 1, len(words)):
+            value = words[i].value
+            if brace_at is not None:            # inside { ... }: words up to the first "}"
+                if value == "}":
+                    types[i], brace_at = "RBRACE", None
+                continue
+            rest = value.lstrip("!")
+            parts = [("NOT", "!")] * (len(value) - len(rest))
+            if rest.lower() == "or" or rest == "||":
+                parts.append(("OR", rest))
+            elif rest == "{":
+                parts.append(("LBRACE", rest))
+                brace_at = i
+            elif rest:
+                parts.append(("WORD", rest))
+            types[i] = tuple(parts)
+        if brace_at is not None:
+            self.error("missing closing '}' in the condition", number, words[brace_at].column)
+            return True
+        return False
+
+
+def _column_at(words: list[Word], offset: int) -> int:
+    """The column of character `offset` of the words joined by single spaces."""
+    for word in words:
+        if offset <= len(word.value):
+            exact = word.end_column - word.column == len(word.value)
+            return word.column + (offset if exact else 0)
+        offset -= len(word.value) + 1
+    return words[-1].end_column if words else 1
+
+
+# -- tokens -> tree -> directives --------------------------------------------------------------
+
+def _parse_file(text: str, path: str, env: Mapping[str, str],
+                version: Optional[str]) -> tuple[list[Directive], list[ConfigError]]:
+    reader = _File(path, env, version)
+    reader.read(text)
+    directives: list[Directive] = []
+    if reader.tokens:
+        from lark.exceptions import UnexpectedInput
+
+        from .grammar import parser
+        try:
+            tree = parser().parse(reader.tokens)
+        except UnexpectedInput as problem:     # means a bug in the token stream, not the input
+            line = getattr(problem, "line", 0) or 0
+            reader.error("could not make sense of this line", line,
+                         getattr(problem, "column", 1) or 1)
+        else:
+            directives = _Builder(reader).build(tree)
+    reader.errors.sort(key=lambda e: (e.line, e.column))
+    return directives, reader.errors
+
+
+class _Builder:
+    def __init__(self, reader: _File):
+        self.reader = reader
+        self.path = reader.path
+
+    def word(self, token):
+        return self.reader.words[token.start_pos]
+
+    def span(self, first, last) -> Span:
+        line, start = self.word(first)
+        end_line, end = self.word(last)
+        return Span(self.path, line, start.column, end_line, end.end_column)
+
+    def build(self, tree) -> list[Directive]:
+        out: list[Directive] = []
+        orphans = []
+        for node in tree.children:
+            if node.data == "orphan":
+                orphans.append(node)
+            elif node.data == "message":
+                out.append(self.line(node.children, None))
+            else:
+                out.append(self.section(node))
+        if orphans:
+            line, word = self.word(orphans[0].children[0])
+            more = f" (and {len(orphans) - 1} more lines)" if len(orphans) > 1 else ""
+            self.reader.error(
+                f"'{word.value}' is outside any section{more}: a configuration starts with a "
+                "section keyword such as global, defaults, frontend, backend or listen",
+                line, word.column)
+        return out
+
+    def section(self, node) -> Directive:
+        header = [c for c in node.children if not hasattr(c, "data")]
+        directive = self.line(header, None)
+        directive.extra["section"] = True
+        directive.block = [self.line(child.children, child)
+                           for child in node.children if hasattr(child, "data")]
+        return directive
+
+    def line(self, children, node) -> Directive:
+        tokens = [c for c in children if not hasattr(c, "data")]
+        condition = next((c for c in children if hasattr(c, "data")), None)
+        cond_tokens = list(condition.scan_values(lambda v: True)) if condition else []
+        last = cond_tokens[-1] if cond_tokens else tokens[-1]
+        line, first = self.word(tokens[0])
+        indexes = range(tokens[0].start_pos + 1, last.start_pos + 1)
+        arg_words = [self.reader.words[i][1] for i in indexes]
+        directive = Directive(
+            name=first.value, args=[w.value for w in arg_words],
+            span=self.span(tokens[0], last),
+            arg_spans=[Span(self.path, line, w.column, line, w.end_column) for w in arg_words],
+        )
+        directive.extra["quoted"] = [w.quoted for w in arg_words]
+        directive.extra.update(self.reader.line_facts.get(line, {}))
+        if condition is not None:
+            directive.extra["condition"] = self.condition(condition, tokens[0].start_pos, last)
+        samples = [Sample(index, expression, Span(self.path, line, w.char_columns[start],
+                                                  line, w.char_columns[end - 1] + 1))
+                   for index, w in enumerate(arg_words) if w.char_columns
+                   for start, end, expression in find_samples(w.value)]
+        if samples:
+            directive.extra["samples"] = samples
+        return directive
+
+    def condition(self, node, first_index: int, last) -> Condition:
+        keyword = node.children[0]
+        groups = []
+        for group in node.children[1:]:
+            if not hasattr(group, "data"):
+                continue                        # an OR token
+            terms, negated = [], False
+            for item in group.children:
+                if not hasattr(item, "data"):
+                    if item.type == "NOT":
+                        negated = not negated
+                        continue
+                    terms.append(AclTerm(negated, str(item), self.span(item, item)))
+                else:
+                    inner = item.children
+                    words = tuple(str(t) for t in inner[1:-1])
+                    terms.append(AclTerm(negated, words, self.span(inner[0], inner[-1])))
+                negated = False
+            if terms:
+                groups.append(terms)
+        return Condition(groups, str(keyword), keyword.start_pos - first_index - 1,
+                         self.span(keyword, last))
