@@ -101,5 +101,102 @@ def rules_command(code):
         click.echo(f"{r.code}  {r.slug:<{width}}  {r.severity:<7}  {r.summary}")
 
 
+def _load_one(path, server, prefix, nginx_version):
+    """Parse and model one configuration for trace/routes; exit 2 with positions on bad input."""
+    from linter.detect import detect
+    from linter.engine import Options, Report, load_config
+    from linter.output import TextWriter
+
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"{path}: no such file", param_hint="CONFIG")
+    server = server or detect(path)
+    if server is None:
+        raise click.BadParameter(f"{path}: cannot tell which server this file is for; use --server",
+                                 param_hint="CONFIG")
+    report = Report()
+    config = load_config(path, server, Options(server=server, prefix=prefix, nginx_version=nginx_version), report)
+    if report.errors:
+        writer = TextWriter(colour=False)
+        click.echo("\n\n".join(writer.error(e) for e in report.errors), err=True)
+        sys.exit(EXIT_ERROR)
+    return config
+
+
+_config_options = [
+    click.option("--server", type=click.Choice(SERVERS), help="The server the file is for."),
+    click.option("--prefix", type=click.Path(file_okay=False), help="The server's prefix/config dir."),
+    click.option("--nginx-version", callback=_version, help="Target nginx version."),
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+]
+
+
+def config_options(fn):
+    for option in reversed(_config_options):
+        fn = option(fn)
+    return fn
+
+
+def _header(ctx, param, value):
+    out = []
+    for v in value:
+        name, sep, val = v.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected 'Name: value', got {v!r}")
+        out.append((name.strip(), val.strip()))
+    return out
+
+
+@main.command("trace")
+@click.argument("config_path", metavar="CONFIG")
+@click.argument("request_text", metavar="'METHOD URL'")
+@click.option("--header", "-H", "headers", multiple=True, callback=_header, help="A request header, 'Name: value'.")
+@click.option("--upstream-status", type=click.IntRange(100, 599), help="Only the outcome where the upstream answers this status.")
+@click.option("--upstream-down", is_flag=True, help="Only the outcome where the upstream is down.")
+@config_options
+def trace_command(config_path, request_text, headers, upstream_status, upstream_down, server, prefix,
+                  nginx_version, fmt):
+    """Show which site and route answer a request, what the proxy does, and what the browser sees."""
+    import json
+
+    from linter.select import Request
+    from linter.trace import trace
+
+    parts = request_text.split()
+    if len(parts) != 2:
+        raise click.BadParameter("expected 'METHOD URL', e.g. 'GET https://matrix.example.org/_matrix/client/versions'",
+                                 param_hint="'METHOD URL'")
+    try:
+        request = Request.from_url(parts[0], parts[1], headers)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'METHOD URL'")
+    config = _load_one(config_path, server, prefix, nginx_version)
+    doc = trace(config, request, upstream_status=upstream_status, upstream_down=upstream_down)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        from linter.textviews import trace_text
+
+        click.echo(trace_text(doc, config.server, colour_wanted()))
+
+
+@main.command("routes")
+@click.argument("config_path", metavar="CONFIG")
+@config_options
+def routes_command(config_path, server, prefix, nginx_version, fmt):
+    """Print the deployment's routing table: site, listen, TLS, path match -> action."""
+    import json
+
+    from linter.trace import routes
+
+    config = _load_one(config_path, server, prefix, nginx_version)
+    doc = routes(config)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        from linter.textviews import routes_text
+
+        click.echo(routes_text(doc))
+
+
 if __name__ == "__main__":
     main()

@@ -127,6 +127,7 @@ class _Builder:
         route.access_restricted = _restricted(level)
         route.facts["level"] = level
         route.facts["upstream_http_version"] = _setting_arg(level, "proxy_http_version", "1.0")
+        route.facts["error_content_type"] = "text/html"   # nginx's own error pages
         return route
 
     # -- locations

@@ -1,0 +1,138 @@
+"""`trace` and `routes`: what the model says a deployment does, for people and for tests.
+
+`trace(config, request)` answers: which site and route handle the request, what the proxy does
+(the upstream and the exact request line it receives, or its own answer), and the status and
+headers the browser sees in each situation, each header pointing at its directive or marked as
+coming from the upstream. Anything the model cannot decide is listed under `unknowns`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from linter.model import Config, Route, compile_regex
+from linter.predict import outcomes, upstream_is_homeserver
+from linter.select import Request, select
+
+# nginx escapes these when it rebuilds a URI (ngx_escape_uri, NGX_ESCAPE_URI): space, #, %, ?,
+# control characters and bytes above 0x7e.
+_NGINX_ESCAPE = {0x20, 0x23, 0x25, 0x3F} | set(range(0x20)) | set(range(0x7F, 0x100))
+
+
+def _escape(path: str) -> str:
+    raw = path.encode("utf-8", "surrogateescape")
+    return "".join(f"%{b:02X}" if b in _NGINX_ESCAPE else chr(b) for b in raw)
+
+
+def upstream_request_line(route: Route, request: Request) -> Optional[str]:
+    """The request line the upstream receives, or None when the model cannot know it."""
+    action = route.action
+    if action.kind != "proxy":
+        return None
+    version = route.facts.get("upstream_http_version", "1.1")
+    query = f"?{request.query}" if request.query is not None else ""
+    if action.uri == "original":
+        target = request.target
+    elif action.uri == "replaced" and route.match.kind in ("prefix", "exact"):
+        rest = request.path[len(route.match.pattern):] if route.match.kind == "prefix" else ""
+        target = _escape(action.uri_part + rest) + query
+    elif action.uri == "variable":
+        target = _expand(action.uri_part or "", route, request)
+        if target is None:
+            return None
+    else:
+        return None
+    return f"{request.method} {target} HTTP/{version}"
+
+
+def _expand(expr: str, route: Route, request: Request) -> Optional[str]:
+    """Evaluate a proxy_pass URI built from variables, where every variable is known."""
+    captures: dict = {}
+    if route.match.kind == "regex":
+        rx = compile_regex(route.match.pattern, route.match.case_sensitive)
+        m = rx.search(request.path) if rx else None
+        if m:
+            captures = {str(i): (g or "") for i, g in enumerate(m.groups(), 1)}
+            captures.update({k: v or "" for k, v in m.groupdict().items()})
+    known = {"uri": _escape(request.path), "document_uri": _escape(request.path),
+             "request_uri": request.target, "args": request.query or "",
+             "is_args": "?" if request.query is not None else "", **captures}
+    unknown = []
+
+    def value(m):
+        name = m.group(1) or m.group(2)
+        if name in known:
+            return known[name]
+        unknown.append(name)
+        return ""
+    out = re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
+    return None if unknown else out
+
+
+def trace(config: Config, request: Request, *, upstream_status=None, upstream_down=False) -> dict:
+    sel = select(config, request)
+    doc: dict = {
+        "request": {"method": request.method, "url": f"{request.scheme}://{request.host}:{request.port}"
+                    f"{request.target}", "headers": [{"name": n, "value": v} for n, v in request.headers]},
+        "site": None, "route": None, "action": {"kind": "none"}, "outcomes": [], "unknowns": list(sel.unknowns),
+    }
+    if sel.site is not None:
+        doc["site"] = {"names": list(sel.site.names), **_pos(sel.site.span)}
+    route = sel.route
+    if route is None:
+        if sel.site is not None:
+            doc["unknowns"].append("no route matches: the server's default handling (static files or 404)")
+        return doc
+    doc["route"] = {"match": str(route.match), "condition": route.condition.text if route.condition else None,
+                    **_pos(route.span)}
+    action = route.action
+    act: dict = {"kind": action.kind, **_pos(action.span)}
+    if action.kind == "proxy":
+        act["upstream"] = action.upstream
+        act["upstream_request_line"] = upstream_request_line(route, request)
+        act["uri"] = action.uri
+        if act["upstream_request_line"] is None:
+            doc["unknowns"].append("the URI sent upstream is built at run time")
+        if not upstream_is_homeserver(route):
+            doc["unknowns"].append("the upstream's own headers are unknown (not a Matrix route)")
+    elif action.kind in ("respond", "redirect", "static"):
+        act.update({"status": action.status, "body": action.body, "content_type": action.content_type,
+                    "location": action.location, "root": action.root})
+    doc["action"] = act
+    for out in outcomes(route, request, upstream_status=upstream_status, upstream_down=upstream_down):
+        doc["outcomes"].append({
+            "when": out.when, "status": out.status,
+            "headers": [{"name": h.name, "value": h.value, **_pos(h.span, short=True)} for h in out.headers],
+        })
+        for note in out.notes:
+            if note not in doc["unknowns"]:
+                doc["unknowns"].append(note)
+    for out in doc["outcomes"]:
+        for h in out["headers"]:
+            if "$" in h["value"] and f"{h['name']} is set from a variable" not in doc["unknowns"]:
+                doc["unknowns"].append(f"{h['name']} is set from a variable: `{h['value']}`")
+    return doc
+
+
+def _pos(span, short=False) -> dict:
+    if span is None:
+        return {"path": None, "line": None}
+    return {"path": span.path, "line": span.line} if short else {"path": span.path, "line": span.line,
+                                                                   "column": span.column}
+
+
+def routes(config: Config) -> dict:
+    sites = []
+    for site in config.sites:
+        rows = []
+        for r in site.routes:
+            a = r.action
+            target = {"proxy": a.upstream, "respond": f"{a.status}", "redirect": f"{a.status} {a.location}",
+                      "static": a.root, "none": None}.get(a.kind)
+            rows.append({"match": str(r.match), "condition": r.condition.text if r.condition else None,
+                         "phase": r.phase, "action": a.kind, "target": target,
+                         "uri": a.uri if a.kind == "proxy" else None, **_pos(r.span)})
+        sites.append({"names": list(site.names), "listens": [
+            {"address": l.address, "port": l.port, "tls": l.tls, "default": l.default} for l in site.listens],
+            **_pos(site.span), "routes": rows})
+    return {"version": 1, "server": config.server, "sites": sites}
