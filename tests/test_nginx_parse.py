@@ -482,3 +482,12 @@ def test_garbage_never_raises_and_is_never_clean(text):
 ])
 def test_looks_like_nginx(path, text, expected):
     assert looks_like_nginx(text, path) is expected
+
+
+def test_absurdly_deep_nesting_is_an_error_not_a_recursion_crash():
+    depth = 5000
+    tree = parse_string("a {" * depth + "}" * depth)
+    assert [e.message for e in tree.errors] == [
+        "blocks are nested more than 100 deep; the contents of this one are ignored"]
+    # The 101st `a {` (the k-th starts at column 3 * (k - 1) + 1).
+    assert (tree.errors[0].line, tree.errors[0].column) == (1, 301)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 WORD = "word"
 QUOTED = "quoted"
@@ -31,8 +31,7 @@ CLOSE = "}"
 LUA = "lua"  # the body of a *_by_lua_block directive; it also ends the directive
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: tens of thousands are made per large file
     kind: str
     value: str
     line: int
@@ -57,12 +56,19 @@ class Lexed:
     truncated: bool = False
 
 
-_SPACE = re.compile(r"[ \t\r\n]+")
+# One match per step: skipped text, punctuation, a quoted string, an unclosed quote, or a word.
 # A backslash escapes anything (even a newline or the end of the text); `${` keeps its brace.
-_WORD = re.compile(r"(?:\\[\s\S]?|\$\{|[^ \t\r\n;{\\])+")
-_DOUBLE = re.compile(r'"((?:\\[\s\S]|[^"\\])*)"')
-_SINGLE = re.compile(r"'((?:\\[\s\S]|[^'\\])*)'")
+_NEXT = re.compile(
+    r"(?P<skip>(?:[ \t\r\n]|#[^\n]*)+)"
+    r"|(?P<punct>[;{}])"
+    r'|"(?P<double>(?:\\[\s\S]|[^"\\])*)"'
+    r"|'(?P<single>(?:\\[\s\S]|[^'\\])*)'"
+    r"|(?P<unclosed>[\"'])"
+    r"|(?P<word>(?:\\[\s\S]?|\$\{|[^ \t\r\n;{\\])+)"
+)
+_SPACE = re.compile(r"[ \t\r\n]+")
 _COMMENT = re.compile(r"#[^\n]*")
+_WORD = re.compile(r"(?:\\[\s\S]?|\$\{|[^ \t\r\n;{\\])+")
 # What may follow a closing quote. nginx wants a space, `;`, `{` or `)`; we also accept `}`
 # so that `return 200 "ok"}` is reported once, as a missing `;`, by the parser.
 _AFTER_QUOTE_OK = frozenset(" \t\r\n;{})")
@@ -109,28 +115,56 @@ class _Lexer:
         self.truncated = False
 
     def run(self) -> Lexed:
-        text, cursor = self.text, self.cursor
+        # The hot loop keeps the position in locals; the Lua path goes through self.cursor.
+        text, cursor, append = self.text, self.cursor, self.tokens.append
+        match_next = _NEXT.match
+        pos, end = 0, len(text)
+        line, line_start = cursor.line, 0
         at_directive_start = True
-        end = len(text)
-        while True:
-            self._skip_space_and_comments()
-            pos = cursor.offset
-            if pos >= end:
-                break
-            char = text[pos]
-            if char in ";{}":
-                self._emit(char, char, pos + 1)
-                at_directive_start = True
+        while pos < end:
+            match = match_next(text, pos)
+            kind, stop = match.lastgroup, match.end()
+            if kind == "skip":
+                newlines = text.count("\n", pos, stop)
+                if newlines:
+                    line += newlines
+                    line_start = text.rfind("\n", pos, stop) + 1
+                pos = stop
                 continue
-            if char == '"' or char == "'":
-                token = self._quoted(char)
-            else:
-                match = _WORD.match(text, pos)
-                token = self._emit(WORD, match.group(), match.end())
-            if token is None:  # unterminated string: the rest of the text is gone
+            column = pos - line_start + 1
+            if kind == "punct":
+                char = text[pos]
+                append(Token(char, char, line, column, line, column + 1))
+                at_directive_start = True
+                pos = stop
+                continue
+            if kind == "unclosed":
+                self._error(f"the quoted string starting here is never closed "
+                            f"(missing {text[pos]})", line, column)
+                self.truncated = True
                 break
-            if at_directive_start and token.value.endswith("_by_lua_block"):
-                self._lua_block(token.value)
+            first_line = line
+            newlines = text.count("\n", pos, stop)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", pos, stop) + 1
+            end_column = stop - line_start + 1
+            value = match.group(kind)
+            if kind == "word":
+                append(Token(WORD, value, first_line, column, line, end_column))
+            else:
+                quote = text[pos]
+                if "\\" in value:
+                    value = value.replace("\\" + quote, quote)
+                append(Token(QUOTED, value, first_line, column, line, end_column))
+                if stop < end and text[stop] not in _AFTER_QUOTE_OK:
+                    self._error(f'unexpected "{text[stop]}" right after a quoted string '
+                                f"(a space is missing)", line, end_column)
+            pos = stop
+            if at_directive_start and value.endswith("_by_lua_block"):
+                cursor.offset, cursor.line, cursor.line_start = pos, line, line_start
+                self._lua_block(value)
+                pos, line, line_start = cursor.offset, cursor.line, cursor.line_start
                 continue  # the Lua body ends the directive; at_directive_start stays True
             at_directive_start = False
         return Lexed(self.tokens, self.errors, self.truncated)
@@ -156,30 +190,6 @@ class _Lexer:
                 cursor.advance(_COMMENT.match(text, cursor.offset).end())
                 continue
             return
-
-    def _quoted(self, quote: str) -> Optional[Token]:
-        text, cursor = self.text, self.cursor
-        start = cursor.offset
-        match = (_DOUBLE if quote == '"' else _SINGLE).match(text, start)
-        if match is None:
-            self._error(
-                f"the quoted string starting here is never closed (missing {quote})",
-                cursor.line, cursor.column(),
-            )
-            self.truncated = True
-            cursor.advance(len(text))
-            return None
-        inner = match.group(1)
-        if "\\" in inner:
-            inner = inner.replace("\\" + quote, quote)
-        token = self._emit(QUOTED, inner, match.end())
-        after = cursor.offset
-        if after < len(text) and text[after] not in _AFTER_QUOTE_OK:
-            self._error(
-                f'unexpected "{text[after]}" right after a quoted string (a space is missing)',
-                cursor.line, cursor.column(),
-            )
-        return token
 
     def _lua_block(self, directive: str) -> None:
         text, cursor = self.text, self.cursor

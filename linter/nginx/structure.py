@@ -22,6 +22,7 @@ from ..syntax import Directive, Span
 from .lexer import CLOSE, LUA, OPEN, QUOTED, SEMICOLON, WORD, Lexed, Token
 
 _ARGUMENT_KINDS = (WORD, QUOTED)
+MAX_NESTING = 100  # real configurations stay below 10
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,15 @@ def build_directives(lexed: Lexed, path: str) -> tuple[list[Directive], list[Syn
         index += 1
         if terminator.kind == OPEN:
             directive.block = []
-            stack.append((directive.block, directive))
+            if len(stack) > MAX_NESTING:
+                # Later stages recurse over blocks; garbage like `a{a{a{...` must not crash them.
+                if len(stack) == MAX_NESTING + 1:  # report the outermost one only
+                    problems.append(SyntaxProblem(
+                        f"blocks are nested more than {MAX_NESTING} deep; the contents of this "
+                        f"one are ignored", name.line, name.column))
+                stack.append(([], directive))
+            else:
+                stack.append((directive.block, directive))
 
     if len(stack) > 1 and not lexed.truncated:
         opener = next((d for _, d in reversed(stack) if d is not None), None)
@@ -115,9 +124,11 @@ def _span(path: str, first: Token, last: Token) -> Span:
 
 
 def _directive(path: str, name: Token, args: list[Token], terminator: Optional[Token]) -> Directive:
-    values = [t.value for t in args]
-    spans = [_span(path, t, t) for t in args]
-    quoted = [t.kind == QUOTED for t in args]
+    values, spans, quoted = [], [], []
+    for token in args:
+        values.append(token.value)
+        spans.append(Span(path, token.line, token.column, token.end_line, token.end_column))
+        quoted.append(token.kind == QUOTED)
     extra: dict = {}
     if terminator is not None and terminator.kind == LUA:
         values.append(terminator.value)
