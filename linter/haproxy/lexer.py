@@ -24,6 +24,7 @@ column haproxy points at; haproxy then ignores the whole line, and so do we.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -32,6 +33,10 @@ _NAME_START = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.")
 _NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _HEX = set("0123456789abcdefABCDEF")
 _PSEUDO_VARIABLES = (".LINE", ".FILE", ".SECTION")
+# runs of characters with no special meaning: outside quotes, in "...", in '...'
+_PLAIN = re.compile(r"[^ \t\v\f\r\n#\"'\\]+")
+_PLAIN_DQUOTED = re.compile(r"[^\r\n\"\\$]+")
+_PLAIN_SQUOTED = re.compile(r"[^\r\n']+")
 
 
 @dataclass
@@ -88,6 +93,14 @@ class _Splitter:
         self.has_content = True
         self.empty_quote = False
 
+    def emit_run(self, run: str, index: int) -> None:
+        if self.start < 0:
+            self.start = index
+        self.chars.append(run)
+        self.columns.extend(range(index + 1, index + 1 + len(run)))
+        self.has_content = True
+        self.empty_quote = False
+
     def end_word(self, end_index: int) -> None:
         if self.start >= 0 and self.has_content:
             value = "".join(self.chars)
@@ -107,6 +120,12 @@ class _Splitter:
         squote = dquote = False
         quote_at = -1
         while i < n:
+            plain = (_PLAIN_SQUOTED if squote else _PLAIN_DQUOTED if dquote else _PLAIN).match(
+                text, i)
+            if plain:
+                self.emit_run(plain.group(), i)
+                i = plain.end()
+                continue
             c = text[i]
             if c == "\r" or c == "\n":
                 break
