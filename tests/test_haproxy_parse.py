@@ -189,6 +189,13 @@ def test_sections_are_directives_with_their_lines_as_block():
         ["maxconn"], ["mode"], ["mode"], ["bind"], ["server"]]
 
 
+def test_an_unnamed_defaults_section_may_inherit_too():
+    tree = parse("defaults base\n  mode http\ndefaults from base\n  timeout client 5s\n")
+    assert tree.errors == []
+    assert [(d.name, d.args) for d in tree.directives] == [
+        ("defaults", ["base"]), ("defaults", ["from", "base"])]
+
+
 def test_section_span_is_its_header_line():
     tree = parse(CONFIG)
     assert where(tree.directives[2].span) == (5, 1, 5, 23)
@@ -499,7 +506,7 @@ def test_a_directory_without_cfg_files_is_an_error(tmp_path):
         f"no configuration file (*.cfg) in directory {tmp_path}"]
 
 
-# --- detection --------------------------------------------------------------------------------------
+# --- detection -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, path, expected", [
     ("", "/etc/haproxy/haproxy.cfg", True),

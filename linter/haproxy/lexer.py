@@ -32,6 +32,7 @@ BLANKS = " \t\v\f"                      # C isspace() minus the line ends
 _NAME_START = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.")
 _NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _HEX = set("0123456789abcdefABCDEF")
+_ESCAPES = {" ": " ", "\\": "\\", "t": "\t", "n": "\n", "r": "\r", "#": "#", "'": "'", '"': '"'}
 _PSEUDO_VARIABLES = (".LINE", ".FILE", ".SECTION")
 # runs of characters with no special meaning: outside quotes, in "...", in '...'
 _PLAIN = re.compile(r"[^ \t\v\f\r\n#\"'\\]+")
@@ -175,9 +176,8 @@ class _Splitter:
     def escape(self, i: int, dquote: bool) -> int:
         text = self.text
         following = text[i + 1] if i + 1 < len(text) else ""
-        simple = {" ": " ", "\\": "\\", "t": "\t", "n": "\n", "r": "\r", "#": "#", "'": "'", '"': '"'}
-        if following in simple:
-            self.emit(simple[following], i)
+        if following in _ESCAPES:
+            self.emit(_ESCAPES[following], i)
             return i + 2
         if following == "$" and dquote:
             self.emit("$", i)
