@@ -1,0 +1,346 @@
+"""Snippets and `import`: token splicing, done the way Caddy's parser does it.
+
+Caddy expands imports while it parses (caddyconfig/caddyfile/parse.go, doImport): the
+`import pattern [args...] [{ block }]` line is replaced by the tokens of the snippet or files,
+and parsing continues *on the imported tokens*, so imported files may define snippets, import
+further, or hold whole site blocks. This module walks the token list the same way, only as far
+as needed to know where snippet definitions and `import` lines are, and hands a flat token list
+(snippet definitions removed, imports spliced in) to the grammar.
+
+- A snippet is a top-level block whose only key is `(name)`; it must be defined before use.
+- `import` is recognised as the first token of a line (anywhere but inside a snippet body).
+  A snippet name wins over a file; otherwise the pattern is a file or a glob (one `*` or `?`
+  at most), relative to the directory of the file the `import` token was written in.
+  Absolute patterns are looked up under `prefix` when one is given.
+- Arguments: `{args[N]}` / `{args.N}` inside a token are replaced, a token that is exactly
+  `{args[a:b]}` (either bound optional) becomes several tokens; `{block}` is replaced by the
+  tokens of the block after the import line, `{blocks.NAME}` by the tokens of its sub-block
+  NAME. Imported snippet *definitions* are copied without substitution, like Caddy.
+- Imported tokens keep the position where they were written and get an ImportStep (the
+  import line's span) appended to their `chain`; `{block}` tokens keep their own.
+- Import cycles are errors (we follow the actual chain of imports, not Caddy's global graph).
+"""
+from __future__ import annotations
+
+import glob as globmod
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from linter.syntax import ConfigError, Span
+from linter.caddy.lex import Token, on_new_line
+
+# A runaway snippet that imports itself twice per level would otherwise grow exponentially.
+MAX_TOKENS = 300_000
+
+_ARGS_INDEX = re.compile(r"args\[(.+)]")
+_ARGS_DOTTED = re.compile(r"args\.(.+)")
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    span: Span      # the `import ...` line
+    origin: tuple   # (file, snippet name or "") the import line was written in
+
+
+def is_snippet_key(text: str) -> bool:
+    return len(text) >= 2 and text[0] == "(" and text[-1] == ")"
+
+
+class Expander:
+    def __init__(self, read: Callable[[str, tuple], list[Token]], prefix: Optional[str],
+                 errors: list[ConfigError]):
+        self.read = read            # read(abs_path, origin) -> tokens (raises ConfigError)
+        self.prefix = prefix
+        self.errors = errors
+        self.snippets: dict[str, list[Token]] = {}
+        self.files: list[str] = []
+
+    # ---- the walk ---------------------------------------------------------------------
+    def run(self, tokens: list[Token]) -> list[Token]:
+        toks = list(tokens)
+        out: list[Token] = []
+        depth = 0
+        header: list[Token] = []     # keys of the top-level block being read
+        bare = False                 # a top-level block without braces: the rest is its body
+        i = 0
+        while i < len(toks):
+            tok = toks[i]
+            new_line = i == 0 or on_new_line(toks[i - 1], tok)
+            if tok.text == "import" and new_line:
+                toks, i = self._import(toks, i, depth)
+                if len(toks) > MAX_TOKENS:
+                    raise ConfigError("imports expand to too many tokens (a snippet importing "
+                                      "itself over and over?)", tok.path, tok.line, tok.column)
+                continue
+            if depth == 0 and not bare and not header and is_snippet_key(tok.text) \
+                    and not tok.quote and i + 1 < len(toks) and toks[i + 1].is_open:
+                i = self._define_snippet(toks, i)
+                continue
+            out.append(tok)
+            if tok.is_open:
+                depth += 1
+                header = []
+            elif tok.is_close:
+                depth = max(0, depth - 1)
+            elif depth == 0 and not bare:
+                header.append(tok)
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                if nxt is not None and on_new_line(tok, nxt) and not tok.text.endswith(",") \
+                        and not nxt.is_open:  # `site\n{` still opens the site's block
+                    bare = True
+            i += 1
+        return out
+
+    def _define_snippet(self, toks: list[Token], i: int) -> int:
+        key = toks[i]
+        name = key.text[1:-1]
+        body, end = self._block(toks, i + 1)
+        if end is None:
+            raise ConfigError(f"snippet ({name}) is never closed: its '{{' has no matching '}}'",
+                              toks[i + 1].path, toks[i + 1].line, toks[i + 1].column)
+        if name in self.snippets:
+            self.errors.append(ConfigError(f"snippet ({name}) is defined twice",
+                                           key.path, key.line, key.column))
+        else:
+            origin = (key.path, name)
+            self.snippets[name] = [t.copy(origin=origin) for t in body]
+        return end + 1
+
+    @staticmethod
+    def _block(toks: list[Token], open_index: int):
+        """Tokens strictly inside the block opened at open_index, and the index of its '}'."""
+        depth = 0
+        for j in range(open_index, len(toks)):
+            t = toks[j]
+            if t.is_open:
+                depth += 1
+            elif t.is_close:
+                depth -= 1
+                if depth == 0:
+                    return toks[open_index + 1:j], j
+        return toks[open_index + 1:], None
+
+    # ---- one import line ---------------------------------------------------------------
+    def _import(self, toks: list[Token], i: int, depth: int):
+        imp = toks[i]
+        j = i + 1
+        same_line = lambda k: k < len(toks) and not on_new_line(toks[k - 1], toks[k])
+        if not same_line(j) or toks[j].is_open:
+            self.errors.append(ConfigError("import needs a file name or a snippet name",
+                                           imp.path, imp.line, imp.column))
+            return toks[:i] + toks[i + 1:], i
+        pattern_tok = toks[j]
+        args: list[str] = []
+        j += 1
+        while same_line(j) and not toks[j].is_open:
+            args.append(toks[j].text)
+            j += 1
+        block: list[Token] = []
+        last = toks[j - 1]
+        if same_line(j) and toks[j].is_open:
+            block, close = self._block(toks, j)
+            if close is None:
+                raise ConfigError("the block after this import is never closed",
+                                  toks[j].path, toks[j].line, toks[j].column)
+            last = toks[j]
+            j = close + 1
+        rest = toks[j:]
+        span = imp.span
+        if last.path == imp.path:
+            span = Span(imp.path, imp.line, imp.column, last.end_line, last.end_column)
+
+        try:
+            imported = self._resolve(pattern_tok, imp)
+            copies = self._substitute(imported, imp, span, args, block, depth)
+        except ConfigError as err:
+            self.errors.append(err)
+            copies = []
+        return toks[:i] + copies + rest, i
+
+    def _resolve(self, pattern_tok: Token, imp: Token) -> list[Token]:
+        pattern = pattern_tok.text
+        if pattern == "":
+            raise ConfigError("import needs a non-empty file name", pattern_tok.path,
+                              pattern_tok.line, pattern_tok.column)
+        ancestry = {imp.origin} | {step.origin for step in imp.chain}
+        where = (pattern_tok.path, pattern_tok.line, pattern_tok.column)
+        if pattern in self.snippets:
+            tokens = self.snippets[pattern]
+            if tokens and tokens[0].origin in ancestry:
+                raise ConfigError(f"import cycle: snippet ({pattern}) ends up importing itself",
+                                  *where)
+            return tokens
+        base = os.path.dirname(os.path.abspath(imp.path))
+        if os.path.isabs(pattern):
+            full = os.path.join(self.prefix, pattern.lstrip("/")) if self.prefix else pattern
+        else:
+            full = os.path.join(base, pattern)
+        if full.count("*") > 1 or full.count("?") > 1 or ("[" in full and "]" in full):
+            raise ConfigError(f"import pattern {pattern!r} may use only one wildcard (* or ?)",
+                              *where)
+        if any(c in full for c in "*?"):
+            matches = sorted(globmod.glob(full, include_hidden=True))
+            if os.path.basename(full).startswith("*"):
+                # Caddy skips dotfiles when the last path segment starts with a wildcard
+                matches = [m for m in matches if not os.path.basename(m).startswith(".")]
+        elif os.path.exists(full):
+            matches = [full]
+        else:
+            raise ConfigError(f"file to import not found: {pattern}", *where)
+        out: list[Token] = []
+        for path in matches:
+            path = os.path.abspath(path)
+            if os.path.isdir(path):
+                raise ConfigError(f"cannot import {pattern}: {path} is a directory", *where)
+            origin = (path, "")
+            if origin in ancestry:
+                raise ConfigError(f"import cycle: {path} ends up importing itself", *where)
+            if path not in self.files:
+                self.files.append(path)
+            out.extend(self.read(path, origin))
+        return out
+
+    def _substitute(self, imported: list[Token], imp: Token, span: Span, args: list[str],
+                    block: list[Token], nesting: int) -> list[Token]:
+        """Caddy's loop over imported tokens: chain, {block}, {blocks.x}, {args...}."""
+        mapping = _block_mapping(block, imp) if block else {}
+        chain = imp.chain + (ImportStep(span, imp.origin),)
+        out: list[Token] = []
+        maybe_snippet = maybe_snippet_id = False
+        index = 0
+        prev = None
+        for n, token in enumerate(imported):
+            if not maybe_snippet and nesting == 0:
+                index = 0 if n == 0 or on_new_line(prev, token) else index + 1
+                if index == 0 and len(token.text) >= 3 and is_snippet_key(token.text):
+                    maybe_snippet_id = True
+            prev = token
+            if token.is_open:
+                nesting += 1
+                if index == 1 and maybe_snippet_id and nesting == 1:
+                    maybe_snippet, maybe_snippet_id = True, False
+            elif token.is_close:
+                nesting -= 1
+                if nesting == 0 and maybe_snippet:
+                    maybe_snippet = False
+            text = token.text
+            if text == "{block}" or (text.startswith("{blocks.") and text.endswith("}")):
+                if maybe_snippet:
+                    out.append(token.copy(chain=chain))
+                elif text == "{block}":
+                    out.extend(block)
+                else:
+                    out.extend(mapping.get(text[len("{blocks."):-1], ()))
+                continue
+            if maybe_snippet:
+                out.append(token.copy(chain=chain))
+                continue
+            variadic = _variadic(text, len(args))
+            if variadic is not None:
+                for arg in args[variadic[0]:variadic[1]]:
+                    out.append(token.copy(text=arg, chain=chain))
+            else:
+                out.append(token.copy(text=_replace_args(text, args), chain=chain))
+        return out
+
+
+def _block_mapping(block: list[Token], imp: Token) -> dict[str, list[Token]]:
+    """`import x { name args { ... } }` -> {"name": args + inner tokens} for {blocks.name}."""
+    mapping: dict[str, list[Token]] = {}
+    k = 0
+    while k < len(block):
+        key = block[k]
+        if key.is_open:
+            raise ConfigError("anonymous blocks are not supported inside an import block; "
+                              "give the block a name", key.path, key.line, key.column)
+        k += 1
+        value: list[Token] = []
+        while k < len(block) and not on_new_line(block[k - 1], block[k]) and not block[k].is_open:
+            value.append(block[k])
+            k += 1
+        if k < len(block) and block[k].is_open and not on_new_line(block[k - 1], block[k]):
+            inner, close = Expander._block(block, k)
+            value.extend(inner)
+            k = len(block) if close is None else close + 1
+        mapping[key.text] = value
+    return mapping
+
+
+def _variadic(text: str, count: int):
+    """(start, end) when `text` is exactly `{args[a:b]}` with valid bounds, else None."""
+    if not (text.startswith("{args[") and text.endswith("]}")):
+        return None
+    inner = text[len("{args["):-2]
+    start, colon, end = inner.partition(":")
+    if not inner or not colon or "}" in start or "{" in end:
+        return None
+    try:
+        lo = int(start) if start else 0
+        hi = int(end) if end else count
+    except ValueError:
+        return None
+    if lo < 0 or lo > hi or hi > count:
+        return None
+    return lo, hi
+
+
+def _arg_value(key: str, args: list[str]):
+    for pattern in (_ARGS_DOTTED, _ARGS_INDEX):
+        m = pattern.fullmatch(key)
+        if m:
+            if ":" in m.group(1) and pattern is _ARGS_INDEX:
+                return None
+            try:
+                index = int(m.group(1))
+            except ValueError:
+                return None
+            return args[index] if 0 <= index < len(args) else None
+    return None
+
+
+def _replace_args(text: str, args: list[str]) -> str:
+    """Caddy's Replacer.ReplaceKnown restricted to {args[N]} / {args.N}.
+
+    Like Caddy, it also drops the backslash of an escaped brace (`\\{`, `\\}`).
+    """
+    if "{" not in text and "}" not in text:
+        return text
+    out = []
+    last = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if i > 0 and text[i - 1] == "\\" and c in "{}":
+            out.append(text[last:i - 1])
+            last = i
+            i += 1
+            continue
+        if c != "{":
+            i += 1
+            continue
+        end = text.find("}", i)
+        if end < 0:
+            i += 1
+            continue
+        while 0 < end < n - 1 and text[end - 1] == "\\":
+            nxt = text.find("}", end + 1)
+            if nxt < 0:
+                end = -1
+                break
+            end = nxt
+        if end < 0:
+            i += 1
+            continue
+        value = _arg_value(text[i + 1:end], args)
+        if value is None:
+            i += 1
+            continue
+        out.append(text[last:i])
+        out.append(value)
+        i = end + 1
+        last = i
+    out.append(text[last:])
+    return "".join(out)
