@@ -49,7 +49,9 @@ def haproxy_accepts(haproxy: str, text: str, workdir: str) -> tuple[bool, str]:
                              text=True, errors="replace", timeout=20, env={"PATH": "/usr/bin:/bin"})
     except subprocess.TimeoutExpired:
         return False, "timeout"
-    return run.returncode == 0, run.stderr + run.stdout
+    output = run.stderr + run.stdout
+    # exit 2 with "has no error but will not start (no listener)": valid, just no `bind`
+    return run.returncode == 0 or "Configuration file has no error" in output, output
 
 
 def main() -> int:
