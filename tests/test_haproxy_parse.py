@@ -7,6 +7,8 @@ The quoting and `.if` rules follow haproxy's src/tools.c (parse_line) and src/cf
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -520,3 +522,16 @@ def test_a_directory_without_cfg_files_is_an_error(tmp_path):
 ])
 def test_looks_like_haproxy(text, path, expected):
     assert looks_like_haproxy(text, path) is expected
+
+
+# --- startup cost ---------------------------------------------------------------------------------
+
+def test_lark_is_imported_only_when_a_file_is_parsed():
+    code = ("import sys, linter.haproxy.parse as p; assert 'lark' not in sys.modules; "
+            "p.parse_string('global\\n'); assert 'lark' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_parser_is_built_once():
+    from linter.haproxy import grammar
+    assert grammar.parser() is grammar.parser()
