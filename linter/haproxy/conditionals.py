@@ -212,7 +212,7 @@ class _Level:
     guard: object = True            # current branch: True, False or the condition text
     own: Optional[str] = None       # the current branch's condition when undecided
     earlier: list = field(default_factory=list)     # undecided conditions of earlier branches
-    taken: bool = False             # an earlier branch is certainly taken
+    taken: bool = False             # a branch so far is certainly taken: the rest cannot be
     seen_else: bool = False
 
 
