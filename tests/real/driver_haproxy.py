@@ -115,8 +115,8 @@ class _Editor:
             if key == "lua-load" and len(words) > 1 and not words[1].startswith("/"):
                 return ["lua-load", str(self.base / words[1]), *words[2:]]
             return words
-        if key == "bind" and self.section in ("frontend", "listen"):
-            return self._bind(words)
+        if key == "bind":
+            return self._bind(words)   # in any section: a bind left alone would take a real port
         if key == "server" and len(words) > 2 and self.section in ("backend", "listen"):
             target = self.upstreams.target(words[2], self.section_name, words[1])
             return ["server", words[1], target, *self._server_params(words[3:])]

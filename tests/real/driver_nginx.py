@@ -234,6 +234,10 @@ class _Editor:
             if name in DROPPED:
                 self.notes.append(f"dropped `{name} {' '.join(d['args'])}`")
                 continue
+            if name == "mail":
+                # Its listeners would be real mail ports; nothing Matrix happens there.
+                self.notes.append("dropped the mail {} block")
+                continue
             if "block" in d and name not in DATA_BLOCKS:
                 if name == "server" and context and context[-1] in ("http", "stream"):
                     d["block"] = self._server(d["block"], context + (name,))
@@ -268,6 +272,9 @@ class _Editor:
             d["args"] = [str(cert.cert if name == "ssl_certificate" else cert.key)]
         elif name in ("ssl_trusted_certificate", "ssl_client_certificate", "proxy_ssl_trusted_certificate"):
             d["args"] = [str(self._certificate().cert)]
+        elif name == "listen":
+            # _server rewrites the listens of server blocks; one anywhere else would bind a real port.
+            raise Unrenderable(f"listen {' '.join(args)} outside a server block")
         elif name in UPSTREAM_PASSES and args:
             d["args"] = [self._upstream_url(args[0], name), *args[1:]]
         return d

@@ -194,6 +194,15 @@ def test_nginx_includes_resolve_inside_the_config_tree(tmp_path):
     assert list(rendered.listeners) == [8448]
 
 
+def test_nginx_never_leaves_a_real_port_behind(tmp_path):
+    rendered = driver_nginx.render("events {} mail { server { listen 25; protocol smtp; } }"
+                                   " http { server { listen 80; } }", tmp_path, Upstreams(9))
+    assert "listen 25" not in rendered.config_path.read_text()
+    assert "dropped the mail {} block" in rendered.notes
+    with pytest.raises(Unrenderable, match="listen 8080 outside a server block"):
+        driver_nginx.render("events {} http { listen 8080; }", tmp_path, Upstreams(9))
+
+
 def test_nginx_missing_include_is_unrenderable(tmp_path):
     with pytest.raises(Unrenderable, match="snippets/ssl.conf"):
         driver_nginx.render("server { include snippets/ssl.conf; }", tmp_path, Upstreams(9))
