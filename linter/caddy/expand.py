@@ -11,7 +11,7 @@ as needed to know where snippet definitions and `import` lines are, and hands a 
 - `import` is recognised as the first token of a line (anywhere but inside a snippet body).
   A snippet name wins over a file; otherwise the pattern is a file or a glob (one `*` or `?`
   at most), relative to the directory of the file the `import` token was written in.
-  Absolute patterns are looked up under `prefix` when one is given.
+  Absolute patterns are looked up under `prefix` first when one is given (see _candidates).
 - Arguments: `{args[N]}` / `{args.N}` inside a token are replaced, a token that is exactly
   `{args[a:b]}` (either bound optional) becomes several tokens; `{block}` is replaced by the
   tokens of the block after the import line, `{blocks.NAME}` by the tokens of its sub-block
@@ -172,22 +172,18 @@ class Expander:
                 raise ConfigError(f"import cycle: snippet ({pattern}) ends up importing itself",
                                   *where)
             return tokens
-        base = os.path.dirname(os.path.abspath(imp.path))
-        if os.path.isabs(pattern):
-            full = os.path.join(self.prefix, pattern.lstrip("/")) if self.prefix else pattern
-        else:
-            full = os.path.join(base, pattern)
-        if full.count("*") > 1 or full.count("?") > 1 or ("[" in full and "]" in full):
+        if pattern.count("*") > 1 or pattern.count("?") > 1 or (
+                "[" in pattern and "]" in pattern):
             raise ConfigError(f"import pattern {pattern!r} may use only one wildcard (* or ?)",
                               *where)
-        if any(c in full for c in "*?"):
-            matches = sorted(globmod.glob(full, include_hidden=True))
-            if os.path.basename(full).startswith("*"):
-                # Caddy skips dotfiles when the last path segment starts with a wildcard
-                matches = [m for m in matches if not os.path.basename(m).startswith(".")]
-        elif os.path.exists(full):
-            matches = [full]
-        else:
+        matches = None
+        for candidate in self._candidates(pattern, imp.path):
+            matches = _matches(candidate)
+            if matches:
+                break
+        if not matches:
+            if any(c in pattern for c in "*?"):
+                return []  # Caddy only warns when a glob matches nothing
             raise ConfigError(f"file to import not found: {pattern}", *where)
         out: list[Token] = []
         for path in matches:
@@ -201,6 +197,24 @@ class Expander:
                 self.files.append(path)
             out.extend(self.read(path, origin))
         return out
+
+    def _candidates(self, pattern: str, importing_file: str) -> list[str]:
+        """Where an import pattern may point, best first.
+
+        Relative: the importing file's directory (Caddy). Absolute with a `prefix` (a copy
+        of /etc/caddy or of a whole root file system): under the prefix by its longest
+        suffix (`/etc/caddy/snippets/*.caddy` -> `<prefix>/etc/caddy/snippets/*.caddy`, then
+        `<prefix>/caddy/snippets/*.caddy`, `<prefix>/snippets/*.caddy`, `<prefix>/*.caddy`),
+        and only then this machine's own file system.
+        """
+        if not os.path.isabs(pattern):
+            base = os.path.dirname(os.path.abspath(importing_file))
+            return [os.path.join(globmod.escape(base), pattern)]
+        if not self.prefix:
+            return [pattern]
+        prefix = globmod.escape(os.path.abspath(self.prefix))
+        parts = [p for p in pattern.split("/") if p]
+        return [os.path.join(prefix, *parts[k:]) for k in range(len(parts))] + [pattern]
 
     def _substitute(self, imported: list[Token], imp: Token, span: Span, args: list[str],
                     block: list[Token], nesting: int) -> list[Token]:
@@ -244,6 +258,16 @@ class Expander:
             else:
                 out.append(token.copy(text=_replace_args(text, args), chain=chain))
         return out
+
+
+def _matches(full: str) -> list[str]:
+    if not any(c in full for c in "*?"):
+        return [full] if os.path.exists(full) else []
+    matches = sorted(globmod.glob(full, include_hidden=True))
+    if os.path.basename(full).startswith("*"):
+        # Caddy skips dotfiles when the last path segment starts with a wildcard
+        matches = [m for m in matches if not os.path.basename(m).startswith(".")]
+    return matches
 
 
 def _block_mapping(block: list[Token], imp: Token) -> dict[str, list[Token]]:

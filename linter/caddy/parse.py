@@ -87,8 +87,9 @@ def load(path: str, *, prefix: Optional[str] = None, env: Optional[Mapping[str, 
          fragment: Optional[bool] = None) -> Tree:
     """Parse the Caddyfile at `path` with everything it imports.
 
-    `prefix`: a directory standing for `/` of the machine the config was written for;
-    absolute import paths are looked up under it. `env`: the environment used for `{$VAR}`
+    `prefix`: for offline audits, a copy of /etc/caddy (or of a whole root file system):
+    absolute import paths are looked for under it by their longest suffix that exists there
+    before this machine's file system is tried. `env`: the environment used for `{$VAR}`
     (default: os.environ). `fragment`: parse as a site body (default: `*.caddy-d.Caddyfile`).
     """
     try:
@@ -186,6 +187,12 @@ def _lark_tokens(tokens: list[Token]):
                 if in_header and not tok.is_open:
                     bare = True
         if tok.is_close:
+            if depth == 1 and not bare and prev is not None and not prev.is_open \
+                    and not on_new_line(prev, tok):
+                # parse.go directive(): at the site level a '}' after a directive's words is
+                # "Unexpected '}' because no matching opening brace"
+                raise ConfigError("the '}' that closes a site block (or the global options) "
+                                  "must be on a line of its own", tok.path, tok.line, tok.column)
             # `{ }` on one line is allowed for a top-level block only (Caddy: "Unexpected next
             # token after '{' on same line"); leaving out the _NL makes the grammar say so.
             empty_inner = out and out[-1].type == "LBRACE" and (depth >= 2 or bare)
