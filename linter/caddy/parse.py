@@ -36,8 +36,11 @@ Tree conventions:
 - Caddy v1 files are reported with one ConfigError "Caddy v1 syntax: ..." (see v1.py); their
   directives are still in the tree, lexically, but must not be read as Caddy 2.
 
-Errors are `ConfigError`s in `Tree.errors` with file, line and column; after a structural error
-(unbalanced braces ...) the tree has no directives, like Caddy, which stops at the first one.
+Errors are `ConfigError`s in `Tree.errors` with file, line and column. After a lexical or
+structural error (unterminated quote or heredoc, unbalanced braces ...) the tree has no
+directives, like Caddy, which stops there. Other errors (an import that is not found, a bad
+site address, a snippet defined twice) are reported and the rest of the file is still parsed.
+Public functions: load, parse_string, looks_like_caddy (detect.py), caddy_v1_reason (v1.py).
 """
 from __future__ import annotations
 
