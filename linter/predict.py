@@ -7,6 +7,7 @@ coming from the upstream. The real-server tests hold these predictions against r
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,36 +48,40 @@ def upstream_is_homeserver(route: Route) -> bool:
 
 
 def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optional[int] = None,
-             upstream_down: bool = False) -> list:
+             upstream_down: bool = False, body_size: int = 0) -> list:
     if route is None:
         return [Outcome("proxy", None, notes=["no route: the server's default handling (404 or static files)"])]
     action = route.action
+    if route.max_body_size is not None and body_size > route.max_body_size and route.phase == "location":
+        # nginx checks client_max_body_size as soon as the location is chosen, before the
+        # location's own `return` or proxying; a server-level `return` runs earlier.
+        return [_generated(route, request, "proxy", 413, _error_headers(route))]
     if action.kind in ("respond", "redirect"):
-        return [_generated(route, "proxy", action.status, _own_headers(route))]
+        return [_generated(route, request, "proxy", action.status, _own_headers(route))]
     if action.kind == "proxy":
         if upstream_down:
-            return [_down(route)]
+            return [_down(route, request)]
         if upstream_status is not None:
             return [_proxied(route, request, "upstream-ok" if upstream_status < 400 else "upstream-error",
                              upstream_status)]
         ok_status = 204 if request.method == "OPTIONS" and upstream_is_homeserver(route) else 200
         return [_proxied(route, request, "upstream-ok", ok_status),
                 _proxied(route, request, "upstream-error", 500),
-                _down(route)]
+                _down(route, request)]
     if action.kind == "static":
-        out = _generated(route, "proxy", 200, _own_headers(route))
+        out = _generated(route, request, "proxy", 200, _own_headers(route))
         out.notes.append("static file: 200 when the file exists, 404 otherwise")
         return [out]
     return [Outcome("proxy", None, notes=["no action the model knows: the server's default handling"])]
 
 
-def _down(route: Route) -> Outcome:
-    status = route.facts.get("upstream_down_status", 502)
-    headers = []
+def _down(route: Route, request: Request) -> Outcome:
+    return _generated(route, request, "upstream-down", route.facts.get("upstream_down_status", 502), _error_headers(route))
+
+
+def _error_headers(route: Route) -> list:
     ct = route.facts.get("error_content_type")
-    if ct:
-        headers.append(Header("Content-Type", ct, None))
-    return _generated(route, "upstream-down", status, headers)
+    return [Header("Content-Type", ct, None)] if ct else []
 
 
 def _own_headers(route: Route) -> list:
@@ -89,11 +94,11 @@ def _own_headers(route: Route) -> list:
     return headers
 
 
-def _generated(route: Route, when: str, status: Optional[int], headers: list) -> Outcome:
+def _generated(route: Route, request: Request, when: str, status: Optional[int], headers: list) -> Outcome:
     out = Outcome(when, status, list(headers))
     for op in route.headers:
         if status is not None and op.applies(status, generated=True):
-            _apply(out, op)
+            _apply(out, op, request)
     return out
 
 
@@ -101,19 +106,33 @@ def _proxied(route: Route, request: Request, when: str, status: int) -> Outcome:
     out = Outcome(when, status)
     if upstream_is_homeserver(route):
         out.headers = [Header(n, v, None, True) for n, v in HOMESERVER_CORS]
-        out.headers.append(Header("Content-Type", "application/json", None, True))
+        if status != 204:   # a 204 has no body, so no Content-Type
+            out.headers.append(Header("Content-Type", "application/json", None, True))
     else:
         out.notes.append("the upstream's own headers are unknown")
     for op in route.headers:
         if op.applies(status, generated=False):
-            _apply(out, op)
+            _apply(out, op, request)
     return out
 
 
-def _apply(out: Outcome, op) -> None:
+def _apply(out: Outcome, op, request: Request) -> None:
     if op.condition:
         out.notes.append(f"{op.name}: only when {op.condition}")
     if op.mode in ("set", "remove"):
         out.headers = [h for h in out.headers if h.name.lower() != op.key]
     if op.mode in ("add", "set") and op.value is not None:
-        out.headers.append(Header(op.name, op.value, op.span))
+        value = expand(op.value, request)
+        if value:   # nginx adds nothing when the value comes out empty
+            out.headers.append(Header(op.name, value, op.span))
+
+
+def expand(value: str, request: Request) -> str:
+    """Substitute the request variables the model knows ($http_*, $host, $scheme)."""
+    def one(m):
+        name = m.group(1) or m.group(2)
+        if name.startswith("http_"):
+            return request.header(name[5:].replace("_", "-")) or ""
+        known = {"scheme": request.scheme, "host": request.host}
+        return known.get(name, m.group(0))
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", one, value)

@@ -185,6 +185,10 @@ class _Builder:
 
     def _proxy_action(self, site, d: Directive, inner: list, level: Level, match: Match) -> Action:
         url = d.args[0]
+        # `set $upstream http://synapse:8008; proxy_pass $upstream;` (a common trick to defer DNS).
+        sets = {s.args[0]: s.args[1] for s in inner if s.key == "set" and len(s.args) == 2}
+        if url in sets:
+            url = sets[url]
         action = Action("proxy", d.span, upstream=url)
         m = re.match(r"^(?P<scheme>[a-z]+://)(?P<host>unix:[^:]*:?|\[[^\]]*\][^/]*|[^/]*)(?P<uri>/.*)?$", url, re.I)
         uri = (m.group("uri") if m else None)
