@@ -1,0 +1,61 @@
+"""The Apache httpd front end: configuration files -> `linter.syntax.Tree`.
+
+    load(path, *, prefix=None, defines=None) -> Tree     a vhost file, or apache2.conf/httpd.conf
+    parse_string(text, path="<string>", *, prefix=None, defines=None) -> Tree
+    looks_like_apache(text, path) -> bool                 server detection
+
+Pipeline: source.py (continuations joined, positions kept) -> macros.py (`<Macro>` bodies cut
+out) -> structure.py (grammars/apache.lark; sections, quoting, closing tags checked) ->
+expand.py (Define/${VAR}, IfDefine, Include, ServerRoot, Macro/Use, in file order as httpd
+executes them). The Directive conventions are documented in structure.py and expand.py.
+
+Relative `Include` paths resolve against the last `ServerRoot` seen, else `prefix`, else the
+entry file's directory; with `prefix`, absolute paths are looked for inside it first
+(includes.py). `defines` plays the role of httpd's `-D NAME` / `Define NAME value` given
+before the file: a dict of name -> value (None for a bare parameter); when given, it is taken
+as the complete list, which makes every `<IfDefine>` decidable.
+
+`parse_string` treats `text` as the content of the file `path` (includes are followed, relative
+to `path`'s directory, or the current directory for "<string>"). Problems in the input become
+`Tree.errors` (ConfigError with file:line:column), never exceptions.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from ..syntax import ConfigError, Tree
+from .sniff import looks_like_apache
+from .source import decode
+
+__all__ = ["load", "parse_string", "looks_like_apache"]
+
+_ENTRY_NAMES = ("apache2.conf", "httpd.conf", os.path.join("conf", "httpd.conf"))
+
+
+def load(path: str, *, prefix: Optional[str] = None, defines: Optional[dict] = None) -> Tree:
+    if os.path.isdir(path):
+        entry = next((os.path.join(path, n) for n in _ENTRY_NAMES
+                      if os.path.isfile(os.path.join(path, n))), None)
+        if entry is None:
+            return Tree("apache", path, [], [], [ConfigError(
+                "is a directory without apache2.conf or httpd.conf; pass the file to read", path)])
+        path = entry
+    try:
+        with open(path, "rb") as f:
+            text = decode(f.read())
+    except OSError as error:
+        return Tree("apache", path, [], [], [ConfigError(
+            f"cannot read {path}: {error.strerror or error}", path)])
+    return parse_string(text, path, prefix=prefix, defines=defines)
+
+
+def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
+                 defines: Optional[dict] = None) -> Tree:
+    from .expand import Loader
+
+    loader = Loader(path, prefix, defines)
+    directives = loader.load_text(path, text)
+    order = {name: i for i, name in enumerate(loader.files)}
+    errors = sorted(loader.errors, key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
+    return Tree("apache", path, directives, loader.files, errors)
