@@ -197,3 +197,19 @@ def test_recursion_guarded_by_ifdefine_needs_the_defines():
     path = _macro_cases()[44]
     assert load(path, defines={}).errors == []
     assert "recursive use" in load(path).errors[0].message  # NoFoo undecided: both branches read
+
+
+def test_server_detection_on_the_whole_corpus():
+    from linter.apache.parse import looks_like_apache
+
+    missed, wrong = [], []
+    for row in rows():
+        with open(row["abspath"], encoding="utf-8", errors="replace") as f:
+            found = looks_like_apache(f.read(), row["local_path"])
+        if row["server"] == "apache" and not found:
+            missed.append(row["local_path"])
+        elif row["server"] != "apache" and found:
+            wrong.append(row["local_path"])
+    assert wrong == []
+    # Three httpd manual "config" blocks are really JSON/curl output (mod_md status pages).
+    assert len(missed) <= 3, missed

@@ -14,7 +14,9 @@ _DIRECTIVE = re.compile(
     r"RewriteEngine|RewriteRule|RewriteCond|ServerName|ServerAlias|DocumentRoot|LoadModule|"
     r"SSLEngine|SSLCertificateFile|SSLProxyEngine|AllowEncodedSlashes|RequestHeader|"
     r"Header[ \t]+(always[ \t]+)?(set|add|append|unset|merge|edit)|ErrorLog|CustomLog|"
-    r"IncludeOptional|ServerRoot|AllowOverride|Options|Use|Define)\b[^\n;{}]*$", re.I | re.M)
+    r"IncludeOptional|ServerRoot|AllowOverride|Options|Use|Define|SecRule|SecAction|"
+    r"SecRuleEngine|SecMarker|MDomain|MDCertificateAgreement|Session|SessionCookieName)"
+    r"[ \t]+[^\n;{}]*$", re.I | re.M)  # a blank after the name: not `use-server`, `options:`
 _NGINX_OR_CADDY = re.compile(r"[;{][ \t]*(#[^\n]*)?$", re.M)
 _PATH_HINTS = {"apache", "apache2", "httpd", "apache-conf", "httpd-conf"}
 _FILE_NAMES = {"httpd.conf", "apache2.conf", "apache.conf", ".htaccess", "ports.conf"}

@@ -112,6 +112,11 @@ class Mapped:
 
     def span(self, a: int, b: int, fallback_path: str = "<string>") -> Span:
         """The Span of text[a:b] in the file it was written in."""
+        if len(self.segments) == 1 and self.segments[0][5] and self.segments[0][3] == 0:
+            origin = self.segments[0][2]  # a file without continuations: offsets are its own
+            line, column = origin.position(a)
+            end_line, end_column = origin.position(b) if b > a else (line, column + 1)
+            return Span(origin.path, line, column, end_line, end_column)
         origin, offset = self.locate(a)
         if origin is None:
             return Span(fallback_path, 1, 1, 1, 2)
