@@ -322,6 +322,19 @@ def test_server_root_missing_here_falls_back_to_a_same_named_ancestor(tmp_path):
     assert tree.errors == [] and tree.files == [entry, module]
 
 
+def test_load_a_directory_reads_its_main_file(tmp_path):
+    entry = write(tmp_path / "apache2.conf", "Listen 80\n")
+    tree = load(str(tmp_path))
+    assert tree.root == entry and tree.files == [entry] and tree.errors == []
+    (error,) = load(str(tmp_path / "nothing-here-mpl")).errors
+    assert error.message.startswith("cannot read ")
+
+
+def test_parse_string_default_path():
+    (d,) = parse_string("Listen 80\n").directives
+    assert d.span == Span("<string>", 1, 1, 1, 10)
+
+
 def test_unreadable_entry_file(tmp_path):
     tree = load(str(tmp_path / "nope.conf"))
     (error,) = tree.errors
@@ -567,7 +580,9 @@ def test_lark_is_imported_only_when_parsing():
             "before = 'lark' in sys.modules\n"
             "p.parse_string('Listen 80\\n')\n"
             "print(before, 'lark' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's linter
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root)
     assert out.stdout.split() == ["False", "True"]
 
 

@@ -97,7 +97,7 @@ def unquote(raw: str) -> tuple[str, bool, bool]:
     """(value, quoted, terminated) of one word, as ap_getword_conf reads it."""
     quote = raw[:1]
     if quote not in ('"', "'"):
-        return _UNESCAPE[""].sub(r"\1", raw), False, True
+        return (_UNESCAPE[""].sub(r"\1", raw) if "\\" in raw else raw), False, True
     body, i, terminated = raw[1:], 0, False
     while i < len(body):
         if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in (quote, "\\"):
