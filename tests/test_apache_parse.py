@@ -269,6 +269,14 @@ def test_missing_include_is_an_error_at_its_line_and_optional_is_not(tmp_path):
     assert str(first).startswith(f"{main}:3:5: ")
 
 
+def test_include_with_an_undefined_variable_says_so(tmp_path):
+    main = write(tmp_path / "main.conf", "Include ${CONFDIR}/x.conf\n")
+    (error,) = load(main).errors
+    assert error.message.endswith("(${CONFDIR} is not defined: Define it, or pass it in defines)")
+    write(tmp_path / "etc/x.conf", "Listen 1\n")
+    assert load(main, defines={"CONFDIR": str(tmp_path / "etc")}).errors == []
+
+
 def test_wildcard_without_match(tmp_path):
     main = write(tmp_path / "main.conf", "Include conf.d/*.conf\nIncludeOptional conf.d/*.conf\n")
     write(tmp_path / "conf.d/readme.txt", "x\n")

@@ -182,6 +182,10 @@ class Loader:
         files, problem = self.paths.expand(self.paths.resolve(written),
                                            include.key == "includeoptional")
         if problem:
+            unresolved = _VARIABLE.search(written)
+            if unresolved:  # e.g. ${APACHE_CONFDIR}, which Debian's envvars would set
+                problem += (f" (${{{unresolved.group(1)}}} is not defined: Define it, or pass it "
+                            f"in defines)")
             self._error(f"{include.name} {written}: {problem}", include.span)
         out: list[Directive] = []
         for path in files:
