@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -307,6 +308,7 @@ def main() -> int:
             print(f"    {name}: {difference}")
     else:
         print("apache2 -t: not run")
+    shutil.rmtree(workdir, ignore_errors=True)
     return 1 if crashes else 0
 
 
