@@ -14,6 +14,23 @@ and `routes` read it. It is plain data:
 
 Every element keeps the `Span` of the directive it comes from. Route selection is server specific
 (`Site.selection` names the policy; the function is in `linter.select`).
+
+What a builder (`linter/<server>/build.py`, `build(tree, options) -> Config`) must fill in, because
+the cross-server rules in rules/ read exactly this:
+
+- `Route.headers`: response HeaderOps in the order the server applies them, with `mode`
+  (add appends beside an upstream value, set replaces it, remove deletes), `statuses`,
+  `on_proxied` / `on_generated` set to the server's real semantics; `Site.headers` for site level.
+- `Action.uri` ("original" only when the upstream gets the client's bytes untouched) with a
+  `uri_reason` in words and `uri_span`.
+- `Action.request_headers`: lower-cased names the proxy sends upstream, including ones the server
+  adds by itself (Apache mod_proxy's X-Forwarded-For, Caddy's X-Forwarded-*); "host" only when
+  the client's Host is passed on.
+- `Route.max_body_size` (None when unlimited or unknown), `facts["body_size_directive"]` (the
+  Directive that set it, None for the default) and `facts["body_size_unseen_parent"]`.
+- `Route.condition` with `methods` when the route depends on the request method only.
+- `Route.access_restricted` for allow/deny/auth; `Route.facts["upstream_down_status"]` and
+  `facts["error_content_type"]` for what the proxy answers when the upstream is down.
 """
 from __future__ import annotations
 

@@ -134,8 +134,18 @@ def _regex(name, host):
 
 
 def select_route(site: Site, method: str, path: str):
-    """(route, unknown conditions) for a normalised path."""
-    return _POLICIES[site.selection](site, method, path)
+    """(route, unknown conditions) for a normalised path.
+
+    A front end whose server selects routes its own way sets `Site.selection = "<server>"` and
+    provides `select_route(site, method, path)` in `linter/<server>/routing.py`.
+    """
+    policy = _POLICIES.get(site.selection)
+    if policy is None:
+        import importlib
+
+        policy = importlib.import_module(f"linter.{site.selection}.routing").select_route
+        _POLICIES[site.selection] = policy
+    return policy(site, method, path)
 
 
 def _variant(site: Site, primary: Route, method: str, unknowns: list) -> Route:

@@ -18,6 +18,13 @@ def _proxied_matrix(config):
                 yield site, route
 
 
+def _size_text(size: int) -> str:
+    for unit, factor in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size} bytes"
+
+
 def _sends(route, header: str) -> bool:
     return header in route.action.request_headers
 
@@ -190,23 +197,25 @@ def body_size_too_small(config):
                 continue
             if route.max_body_size >= MIN_BODY_SIZE:
                 continue
-            level = route.facts.get("level")
-            setting = level.setting("client_max_body_size") if level is not None else None
+            # Builders say where the limit comes from: the directive that set it, or None for the
+            # server's default, and whether an enclosing file that could raise it was not seen.
+            setting = route.facts.get("body_size_directive")
             span = setting.span if setting is not None else route.action.span
             if span in seen:
                 continue
             seen.add(span)
+            size = _size_text(route.max_body_size)
             if setting is not None:
-                yield Finding(f"client_max_body_size {setting.args[0]} is too small for Matrix uploads and "
-                              f"federation transactions (413 errors); use the homeserver's max_upload_size "
+                yield Finding(f"`{setting.name} {' '.join(setting.args)}` ({size}) is too small for Matrix uploads "
+                              f"and federation transactions (413 errors); use the homeserver's max_upload_size "
                               f"(50M for Synapse)", span)
-            elif level is not None and not level.complete:
-                yield Finding("client_max_body_size is not set here: unless the http block raises it, "
-                              "nginx's 1m default rejects Matrix uploads and large federation transactions",
+            elif route.facts.get("body_size_unseen_parent"):
+                yield Finding(f"no request body limit is set here: unless an enclosing file raises it, the "
+                              f"server's {size} default rejects Matrix uploads and large federation transactions",
                               span, severity="info")
             else:
-                yield Finding("client_max_body_size is left at nginx's 1m default: Matrix uploads and large "
-                              "federation transactions get 413", span)
+                yield Finding(f"the request body limit is left at the server's {size} default: Matrix uploads "
+                              f"and large federation transactions get 413", span)
 
 
 @rule("MPL405", "admin-api-exposed", "warning")

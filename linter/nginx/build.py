@@ -124,6 +124,8 @@ class _Builder:
         route = Route(match, action, d.span, list(level.response_headers), condition, group, parent,
                       phase=phase)
         route.max_body_size = _body_size(level)
+        route.facts["body_size_directive"] = level.setting("client_max_body_size")
+        route.facts["body_size_unseen_parent"] = not level.complete
         route.access_restricted = _restricted(level)
         route.facts["level"] = level
         route.facts["upstream_http_version"] = _setting_arg(level, "proxy_http_version", "1.0")
