@@ -37,6 +37,8 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
         out.append(f"Action    static files from {action['root']}  ({_where(action)})")
     else:
         out.append("Action    none (the server's default handling)")
+    if kind != "none":
+        out.append(_frame(w, action, server))
     for o in doc["outcomes"]:
         out.append(f"\n{o['status']} {_WHEN.get(o['when'], o['when'])}:")
         for h in o["headers"]:
@@ -44,6 +46,17 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
             out.append(f"    {h['name']}: {h['value']}    ({src})")
         if not o["headers"]:
             out.append("    (no headers the model tracks)")
+    seen = set()
+    frames = []
+    for o in doc["outcomes"]:
+        for h in o["headers"]:
+            key = (h["path"], h["line"])
+            if h["path"] and key not in seen and key != (action.get("path"), action.get("line")):
+                seen.add(key)
+                frames.append(f"{h['name']} is added at {h['path']}:{h['line']}:\n" + _frame(w, h, server))
+    if frames:
+        out.append("\nWhere the headers come from:")
+        out.extend(frames)
     if doc["unknowns"]:
         out.append("\nNot decided by the model:")
         out.extend(f"  - {u}" for u in doc["unknowns"])
@@ -53,7 +66,12 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
 def _frame(w: TextWriter, item: dict, server: str) -> str:
     if not item.get("path"):
         return ""
-    frame = w.frame(Span.point(item["path"], item["line"], item.get("column", 1)), server)
+    column = item.get("column")
+    if column is None:   # headers carry only a line: point at the directive's first character
+        lines = w._source(item["path"])
+        text = lines[item["line"] - 1] if 0 < item["line"] <= len(lines) else ""
+        column = len(text) - len(text.lstrip()) + 1
+    frame = w.frame(Span.point(item["path"], item["line"], column), server)
     return frame.lstrip("\n")
 
 

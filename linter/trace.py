@@ -96,6 +96,9 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
         if not upstream_is_homeserver(route):
             doc["unknowns"].append("the upstream's own headers are unknown (not a Matrix route)")
     elif action.kind in ("respond", "redirect", "static"):
+        if action.content_type is None and (action.body or action.kind == "static"):
+            doc["unknowns"].append("the Content-Type comes from a default_type this file does not show "
+                                   "(nginx's own default is text/plain)")
         act.update({"status": action.status, "body": action.body, "content_type": action.content_type,
                     "location": action.location, "root": action.root})
     doc["action"] = act
