@@ -67,6 +67,9 @@ def lint(paths: Iterable[str], **kwargs) -> Report:
             if f not in report.files:
                 report.files.append(f)
         report.findings.extend(run_rules(config, rules))
+    from linter.suppress import apply
+
+    report.findings = apply(report.findings)
     report.findings.sort(key=lambda r: (r.span.path, r.span.line, r.span.column, r.rule.code))
     return report
 
