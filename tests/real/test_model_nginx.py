@@ -152,6 +152,10 @@ def test_model_matches_nginx_on_rule_fixtures(path, nginx, fake_homeserver, down
     assert compared or not list(targets(config)), "nothing was compared"
 
 
+# The whole real-server layer must stay under a minute (issue 3); the first runnable configs in
+# SOURCES.tsv order are compared. 95 of them agreed when this was last run without the cap.
+CORPUS_SAMPLE = 45
+
 # Disagreements that are the harness's, not the model's: listed with the reason, and the test
 # fails if they go away (so the list cannot rot) or if any other appears.
 HARNESS_GAPS = {
@@ -167,10 +171,12 @@ def test_model_matches_nginx_on_matrix_corpus_configs(nginx, fake_homeserver):
     from real.client import ClientError
     from real.support import ConfigRejected
 
-    ran, disagreements, refused, timeouts = 0, [], 0, []
+    ran, disagreements, refused, timeouts, compared = 0, [], 0, [], []
     files = [r["abspath"] for r in rows(server="nginx", kind="matrix")
              if not any(k in r["local_path"] for k in ("_templates/", "_history/", "_deleted/", "__at_"))]
     for path in files:
+        if ran >= CORPUS_SAMPLE:
+            break
         tree, config = model(Path(path))
         if tree.errors or not list(targets(config)):
             continue
@@ -179,6 +185,7 @@ def test_model_matches_nginx_on_matrix_corpus_configs(nginx, fake_homeserver):
         except (ConfigRejected, pytest.skip.Exception, ValueError):
             refused += 1          # placeholders (${PORT}), missing includes, modules Debian lacks
             continue
+        compared.append(path)
         try:
             run_requests(config, proxy, fake_homeserver)
             ran += 1
@@ -194,5 +201,6 @@ def test_model_matches_nginx_on_matrix_corpus_configs(nginx, fake_homeserver):
           f"{len(timeouts)} gave no HTTP/1.1 answer:\n" + "\n".join(timeouts))
     unexpected = [d for d in disagreements if not any(gap in d for gap in HARNESS_GAPS)]
     assert not unexpected, "\n".join(unexpected)
-    assert {gap for gap in HARNESS_GAPS if any(gap in d for d in disagreements)} == set(HARNESS_GAPS)
+    reached = {gap for gap in HARNESS_GAPS if any(gap in p for p in compared)}
+    assert {gap for gap in HARNESS_GAPS if any(gap in d for d in disagreements)} == reached
     assert ran >= 30
