@@ -43,7 +43,8 @@ def main():
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--server", type=click.Choice(SERVERS), help="Treat every file as this server's config.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="github: annotations for GitHub Actions.")
 @click.option("--prefix", type=click.Path(file_okay=False),
               help="The server's prefix/config dir, to resolve relative includes of a copied tree.")
 @click.option("--nginx-version", callback=_version, help="Target nginx version, e.g. 1.26.0.")
@@ -54,12 +55,15 @@ def main():
 def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore):
     """Lint configuration files or directories."""
     from linter.engine import lint
-    from linter.output import to_json, to_text
+    from linter.output import to_github, to_json, to_text
 
     _check_codes(select + ignore)
     report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore)
     if fmt == "json":
         click.echo(to_json(report))
+    elif fmt == "github":
+        if report.errors or report.findings:
+            click.echo(to_github(report))
     else:
         click.echo(to_text(report, colour_wanted()))
     if report.errors:

@@ -27,6 +27,28 @@ def to_json(report) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def to_github(report) -> str:
+    """GitHub Actions workflow commands: each finding becomes an annotation on the pull request."""
+    lines = []
+    for e in report.errors:
+        where = f"file={_gh_escape(e.path, True)}" + (f",line={e.line},col={e.column or 1}" if e.line else "")
+        lines.append(f"::error {where},title=matrix-proxy-lint::{_gh_escape(e.message)}")
+    for r in report.findings:
+        s = r.span
+        lines.append(f"::{_GITHUB_LEVEL[r.severity]} file={_gh_escape(s.path, True)},line={s.line},col={s.column},"
+                     f"endLine={s.end_line},endColumn={s.end_column},"
+                     f"title={_gh_escape(f'{r.rule.code} {r.rule.slug}', True)}::{_gh_escape(r.message)}")
+    return "\n".join(lines)
+
+
 class TextWriter:
     def __init__(self, colour: bool):
         self.colour = colour

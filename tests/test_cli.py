@@ -171,3 +171,16 @@ def test_console_script_runs_without_traceback_on_garbage(tmp_path):
     p = subprocess.run([sys.executable, "-m", "linter.cli", "check", str(bad)], capture_output=True, text=True)
     assert "Traceback" not in p.stderr
     assert p.returncode == 2
+
+
+def test_github_annotations(tmp_path):
+    conf = tmp_path / "a,b.conf"
+    conf.write_text("server {\n    listen 443 ssl;\n    location /_matrix {\n"
+                    "        proxy_pass http://127.0.0.1:8008/;\n    }\n}\n")
+    r = run("check", "--format", "github", "--select", "MPL201", str(conf))
+    assert r.exit_code == 1
+    path = str(conf).replace(",", "%2C")
+    end = 20 + len("http://127.0.0.1:8008/")
+    assert r.output.splitlines()[0].startswith(
+        f"::error file={path},line=4,col=20,endLine=4,endColumn={end},title=MPL201 uri-canonicalised::proxy_pass has")
+    assert run("check", "--format", "github", str(EXAMPLES / "clean.conf")).output == ""
