@@ -491,3 +491,18 @@ def test_absurdly_deep_nesting_is_an_error_not_a_recursion_crash():
         "blocks are nested more than 100 deep; the contents of this one are ignored"]
     # The 101st `a {` (the k-th starts at column 3 * (k - 1) + 1).
     assert (tree.errors[0].line, tree.errors[0].column) == (1, 301)
+
+
+def test_context_detection_looks_inside_blocks():
+    # `add_header` is allowed in `if` inside a location, not in `if` inside a server: nginx
+    # accepts this file only as a location body.
+    tree = parse_string('if ($http_referer ~ "^https://x") {\n'
+                        '    add_header X-Frame-Options DENY;\n'
+                        '}\n')
+    assert tree.errors == []
+    assert tree.directives[0].extra["context"] == "location"
+
+
+def test_headers_more_directives_place_a_snippet_in_http():
+    tree = parse_string('more_set_headers "Server: x";\n')
+    assert tree.directives[0].extra["context"] == "http"

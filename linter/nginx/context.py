@@ -5,7 +5,8 @@ arguments it takes. It assumes every file starts in the main context, which turn
 (`conf.d/x.conf` holding `server {}`, a file of `location` blocks or of `proxy_set_header`
 lines) into a list of bogus "not allowed here" errors. So the context of an entry file is
 *detected* first: the outermost of main > http > server > location in which every known
-top-level directive is allowed. Unknown directives (third-party modules, map/types entries)
+directive of the whole tree is allowed (the whole tree, because `if (...) { add_header ...; }`
+fits a location but not a server). Unknown directives (third-party modules, map/types entries)
 are never reported: this is crossplane's non-strict mode.
 """
 from __future__ import annotations
@@ -21,26 +22,63 @@ CONTEXTS: dict[str, tuple[str, ...]] = {
     "location": ("http", "location"),
 }
 
+# Where common directives unknown to crossplane 0.5.8 may appear (newer nginx, headers-more,
+# lua). Used to detect a snippet's context only: their arguments are not checked.
+# The bits are crossplane.analyzer's NGX_HTTP_*_CONF (not imported: crossplane loads lazily).
+_HTTP, _SRV, _LOC = 0x02000000, 0x04000000, 0x08000000
+_SIF, _LIF = 0x20000000, 0x40000000
+_EVERYWHERE_IN_HTTP = _HTTP | _SRV | _LOC | _LIF
+_EXTRA_PLACES = {
+    **dict.fromkeys(["more_set_headers", "more_clear_headers", "more_set_input_headers",
+                     "more_clear_input_headers"], _EVERYWHERE_IN_HTTP),
+    **dict.fromkeys([f"{phase}_by_lua{form}" for phase in (
+        "access", "rewrite", "header_filter", "body_filter", "log")
+        for form in ("", "_block", "_file")], _EVERYWHERE_IN_HTTP),
+    **dict.fromkeys([f"content_by_lua{form}" for form in ("", "_block", "_file")], _LOC | _LIF),
+    **dict.fromkeys([f"set_by_lua{form}" for form in ("", "_block", "_file")],
+                    _SRV | _SIF | _LOC | _LIF),
+    **dict.fromkeys(["init_by_lua_block", "init_worker_by_lua_block", "lua_shared_dict",
+                     "lua_package_path"], _HTTP),
+    **dict.fromkeys(["http2", "http3", "quic_retry", "ssl_reject_handshake"], _HTTP | _SRV),
+    **dict.fromkeys(["keepalive_time", "add_header_inherit"], _HTTP | _SRV | _LOC),
+}
+
 
 def detect_context(directives: Iterable[Directive]) -> str:
-    """"main" | "http" | "server" | "location": the outermost context that fits the top level.
+    """"main" | "http" | "server" | "location": the outermost context that fits the tree.
 
     When no context fits every directive (a file mixing `server {}` and `proxy_pass`), the one
     with the fewest misplaced directives wins, the outermost on a tie.
     """
-    from crossplane.analyzer import CONTEXTS as MASKS, DIRECTIVES
-
-    names = [d.name for d in directives if d.name in DIRECTIVES]
+    directives = list(directives)
     best, best_misplaced = "main", None
     for context, ctx in CONTEXTS.items():
-        allowed = MASKS[ctx]
-        misplaced = sum(1 for name in names
-                        if not any(mask & allowed for mask in DIRECTIVES[name]))
+        misplaced = _count_misplaced(directives, ctx)
         if misplaced == 0:
             return context
         if best_misplaced is None or misplaced < best_misplaced:
             best, best_misplaced = context, misplaced
     return best
+
+
+def _count_misplaced(block: list[Directive], ctx: tuple[str, ...]) -> int:
+    from crossplane.analyzer import CONTEXTS as MASKS, DIRECTIVES, enter_block_ctx
+
+    allowed = MASKS.get(ctx)
+    if allowed is None:  # inside map/types/upstream-like blocks crossplane does not model
+        return 0
+    misplaced = 0
+    for directive in block:
+        masks = DIRECTIVES.get(directive.name)
+        if masks is None:
+            extra = _EXTRA_PLACES.get(directive.name)
+            masks = [extra] if extra else ()
+        if masks and not any(mask & allowed for mask in masks):
+            misplaced += 1
+        if directive.block:
+            misplaced += _count_misplaced(
+                directive.block, enter_block_ctx({"directive": directive.name}, ctx))
+    return misplaced
 
 
 def check_directives(directives: list[Directive], context: str) -> list[ConfigError]:
