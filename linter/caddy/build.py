@@ -1,0 +1,165 @@
+"""Build the proxy model from a Caddyfile tree, with Caddy 2's real semantics.
+
+- Sites: one per site block and port (`sites.py`), named by the block's host names.
+- Each site's handler chain is built like `caddy adapt` builds it (`chain.py`: directive order,
+  groups, subroutes) and walked like Caddy runs it (`evaluate.py`).
+- Routes: a model `Route` is one way through the chain — the handler that answers, together
+  with the header operations, rewrites and checks met on the way, and the path pattern that led
+  there. They are found by walking the chain for sample requests (every path pattern the site
+  uses, the Matrix probe paths, every method a matcher names, and both outcomes of matchers the
+  method and path cannot decide); `routing.select_route` walks the chain for any request and
+  returns the route of that way.
+- Response headers, as Caddy applies them (caddyhttp/headers, reverseproxy):
+  a `header` without `defer` (and without a `-`, `?` or `>` field, which defer it) changes the
+  response headers *before* the next handler runs: `reverse_proxy` then adds the upstream's own
+  values beside it (mode "add"), and it stays on Caddy's own error responses (502, `error`).
+  A deferred `header` runs when the response is written: it replaces the upstream's value
+  ("set"/"remove") but never reaches an error that Caddy writes itself (no `handle_errors`).
+  `header_down` edits only the upstream's headers. `handle_errors` routes add their own headers
+  to the proxy's error responses.
+- Upstream requests: Caddy sends the client's URI untouched (it does not decode or merge
+  slashes), HTTP/1.1, X-Forwarded-For/-Proto/-Host, and the client's Host (not to an https://
+  upstream since v2.11); `handle_path`/`uri strip_prefix` remove a prefix, `rewrite`/`uri` change
+  the path; `header_up` edits the request headers.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from linter.caddy.chain import ChainBuilder
+from linter.caddy.evaluate import walk
+from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_samples, sample_paths
+from linter.caddy.order import directive_order
+from linter.caddy.sites import GlobalOptions, site_blocks
+from linter.caddy import routes as route_factory
+from linter.model import Config, Site
+from linter.syntax import Tree
+
+PROBE_PATHS = (
+    "/", "/index.html", "/_matrix/client/versions", "/_matrix/client/v3/rooms/x/send/m.room.message/t",
+    "/_matrix/federation/v1/version", "/_matrix/federation/v1/send/t", "/_matrix/key/v2/server",
+    "/_matrix/media/v3/upload", "/_matrix/client/v1/media/upload", "/_synapse/client/oidc/callback",
+    "/_synapse/admin/v1/users/x", "/.well-known/matrix/server", "/.well-known/matrix/client",
+    "/.well-known/matrix/support",
+)
+MAX_ASSUMPTIONS = 8
+
+
+def build(tree: Tree, options: Optional[dict] = None) -> Config:
+    options = dict(options or {})
+    config = Config("caddy", tree, [], options, [])
+    if any(e.message.startswith("Caddy v1 syntax") for e in tree.errors):
+        config.notes.append("Caddy v1 file: not modelled (Caddy 2 does not read it)")
+        return config
+    opts = GlobalOptions.read(tree.directives)
+    order = directive_order(opts.directives)
+    named = {d.args[0]: d for d in tree.directives if d.name == "named_route" and d.args}
+    chains = ChainBuilder(order, named)
+    named_chains = {name: chains.site(d.block or []).routes for name, d in named.items()}
+    built: dict = {}
+    for block in site_blocks(tree.directives, opts):
+        d = block.directive
+        if id(d) not in built:
+            built[id(d)] = chains.site(d.block or [])
+        chain = built[id(d)]
+        site = Site("caddy", names=list(block.hosts), listens=block.listens, span=d.span,
+                    selection="caddy")
+        routes = chain.routes
+        if block.paths:
+            # `example.com/api/*`: the site's routes run only for these paths.
+            from linter.caddy.chain import CRoute, Handler
+
+            sets = [MatcherSet([Matcher("path", list(block.paths), span=block.address_spans[0])],
+                               " ".join(block.paths), block.address_spans[0])]
+            routes = [CRoute(sets, [Handler("subroute", d, routes=chain.routes)])]
+        site.facts.update({"chain": routes, "chain_errors": chain.errors, "named_routes": named_chains,
+                           "block": block, "index": {}})
+        _enumerate(site)
+        config.sites.append(site)
+    for d, problem in chains.problems:
+        config.notes.append(f"{d.span}: {problem}")
+    config.options.setdefault("caddy_order", order)
+    return config
+
+
+def _enumerate(site: Site) -> None:
+    """Walk the chain for sample requests; every distinct way through it becomes a route."""
+    routes = site.facts["chain"]
+    named = site.facts["named_routes"]
+    methods = _methods_named(routes) | _methods_named([r for rs in named.values() for r in rs])
+    other = sorted(ALL_METHODS - methods)
+    tried = [(m, frozenset({m})) for m in sorted(methods)]
+    if other:
+        tried.append((other[0], frozenset(other)))
+    seen: dict = {}
+    for path in _sample_paths(routes, named):
+        for method, stands_for in tried:
+            queue, done = [{}], 0
+            while queue and done < MAX_ASSUMPTIONS:
+                assume = queue.pop(0)
+                done += 1
+                state = walk(routes, method, path, assume, named)
+                if state.terminal is not None:
+                    key = route_factory.key_of(state)
+                    seen.setdefault(key, [state, set()])[1].update(stands_for)
+                for m in state.unknowns:
+                    if id(m) not in assume and len(queue) < MAX_ASSUMPTIONS:
+                        queue.append({**assume, id(m): True})
+    for key, (state, covered) in seen.items():
+        route_factory.add_route(site, key, state, frozenset(covered))
+
+
+def _methods_named(routes: list) -> set:
+    out: set = set()
+
+    def visit_sets(sets):
+        for s in sets or ():
+            for m in s.matchers:
+                if m.kind == "method":
+                    out.update(a.upper() for a in m.args if a.upper() in ALL_METHODS)
+                visit_sets(m.sets)
+
+    def visit(rs):
+        for r in rs:
+            visit_sets(r.matchers)
+            for h in r.handlers:
+                if h.routes:
+                    visit(h.routes)
+    visit(routes)
+    return out
+
+
+def _sample_paths(routes: list, named: dict) -> list:
+    found: list = list(PROBE_PATHS)
+
+    def add(p):
+        if p not in found:
+            found.append(p)
+
+    def visit_sets(sets):
+        for s in sets or ():
+            for m in s.matchers:
+                if m.kind == "path":
+                    for p in m.args:
+                        if "{" not in p:
+                            for sample in sample_paths(p):
+                                add(sample)
+                elif m.kind == "path_regexp" and m.args:
+                    for sample in regex_samples(m.args[-1]):
+                        add(sample)
+                visit_sets(m.sets)
+
+    def visit(rs):
+        for r in rs:
+            visit_sets(r.matchers)
+            for h in r.handlers:
+                if h.routes:
+                    visit(h.routes)
+                prefix = h.data.get("strip_prefix") if h.kind == "rewrite" else None
+                if prefix:
+                    for p in list(found):
+                        add(prefix.rstrip("/") + p)
+    visit(routes)
+    for rs in named.values():
+        visit(rs)
+    return found

@@ -1,0 +1,183 @@
+"""Walk a site's handler chain for one request the way Caddy's middleware chain runs it.
+
+Routes run in order; a route whose matchers match runs its handlers; in a group only the first
+matching route runs; a subroute runs its own routes and, if none of them answered, the chain
+goes on after it. Handlers that answer (`respond`, `redir`, `error`, `abort`, `reverse_proxy`,
+`file_server`, ...) end the walk; the others (`header`, `request_header`, `rewrite`, `uri`,
+`vars`, `request_body`, authentication) change the state and go on.
+
+A matcher the method and path cannot decide (host, header, remote_ip, expression, ...) is
+treated as not matching unless `assume` says otherwise; it is listed in `Walk.unknowns`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from linter.caddy.matchers import path_matches, test_sets
+
+ANSWERS = {"static_response", "error", "reverse_proxy", "file_server", "metrics", "acme_server"}
+MAX_DEPTH = 16
+
+
+@dataclass
+class Walk:
+    method: str
+    path: str                                       # the path as the handlers see it now
+    terminal: Optional[object] = None               # the Handler that answered
+    terminal_route: Optional[object] = None
+    response_ops: list = field(default_factory=list)   # (Handler, op) applied, in order
+    request_ops: list = field(default_factory=list)    # (Handler, op) from request_header
+    rewrites: list = field(default_factory=list)       # (Handler, path before, path after)
+    auth: list = field(default_factory=list)           # authentication / forward_auth handlers
+    body_limit: Optional[object] = None                # request_body Handler
+    root: Optional[str] = None
+    patterns: list = field(default_factory=list)       # (pattern, span, rewritten) path matches
+    assumed: list = field(default_factory=list)        # undecidable matchers taken as true
+    unknowns: list = field(default_factory=list)       # undecidable matchers taken as false
+    skipped_blocks: list = field(default_factory=list)  # undecided routes that would refuse
+
+    def key(self, pattern) -> tuple:
+        return (id(self.terminal), tuple(id(op) for _, op in self.response_ops),
+                tuple(id(h) for h, _, _ in self.rewrites), tuple(id(h) for h in self.auth),
+                id(self.body_limit), tuple(sorted(id(m) for m in self.assumed)), pattern)
+
+
+def walk(routes: list, method: str, path: str, assume: Optional[dict] = None,
+         named: Optional[dict] = None) -> Walk:
+    state = Walk(method.upper(), path)
+    _run(routes, state, assume or {}, named or {}, 0)
+    return state
+
+
+def _run(routes: list, state: Walk, assume: dict, named: dict, depth: int) -> bool:
+    """True when a handler answered (the walk is over)."""
+    if depth > MAX_DEPTH:
+        return False
+    matched_groups: set = set()
+    for route in routes:
+        if route.group and route.group in matched_groups:
+            continue
+        met: list = []
+        result = test_sets(route.matchers, state.method, state.path, assume, met)
+        for m in met:
+            if m not in state.unknowns:
+                state.unknowns.append(m)
+        if result is None:
+            if _refuses(route):
+                state.skipped_blocks.append(route)
+            continue
+        if not result:
+            continue
+        _note_matched(route, state, assume)
+        if route.group:
+            matched_groups.add(route.group)
+        for handler in route.handlers:
+            if _handle(handler, route, state, assume, named, depth):
+                return True
+        if route.terminal:
+            return False
+    return False
+
+
+def _note_matched(route, state: Walk, assume: dict) -> None:
+    rewritten = bool(state.rewrites)
+    for s in route.matchers or ():
+        if s.test(state.method, state.path, assume) is not True:
+            continue
+        for m in s.matchers:
+            if m.kind == "path":
+                for p in m.args:
+                    if path_matches(p, state.path):
+                        state.patterns.append((p, m.span, rewritten))
+                        break
+            elif id(m) in assume and assume[id(m)] and m not in state.assumed:
+                state.assumed.append(m)
+        break
+
+
+def _refuses(route) -> bool:
+    """A route that would refuse the request (403 and the like, abort, basic auth)."""
+    for h in route.handlers:
+        if h.kind == "static_response" and (h.data.get("kind") == "abort" or (h.data.get("status") or 0) >= 400):
+            return True
+        if h.kind in ("error", "authentication"):
+            return True
+        if h.kind == "subroute" and any(_refuses(r) for r in h.routes or ()):
+            return True
+    return False
+
+
+def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> bool:
+    kind = h.kind
+    if kind == "headers":
+        for op in h.data.get("ops", ()):
+            state.response_ops.append((h, op))
+        for op in h.data.get("request_ops", ()):
+            state.request_ops.append((h, op))
+        return False
+    if kind == "rewrite":
+        before = state.path
+        state.path = rewrite_path(h.data, state.path)
+        if h.data.get("method") is None or h.data.get("uri") or h.data.get("strip_prefix") \
+                or h.data.get("uri_op"):
+            state.rewrites.append((h, before, state.path))
+        return False
+    if kind == "vars":
+        if h.data.get("root"):
+            state.root = h.data["root"]
+        return False
+    if kind == "authentication":
+        state.auth.append(h)
+        return False
+    if kind == "request_body":
+        state.body_limit = h
+        return False
+    if kind == "reverse_proxy" and h.data.get("forward_auth"):
+        state.auth.append(h)
+        return False
+    if kind == "file_server" and h.data.get("pass_thru"):
+        return False
+    if kind == "subroute":
+        return _run(h.routes or [], state, assume, named, depth + 1)
+    if kind == "invoke":
+        target = named.get(h.data.get("name"))
+        return _run(target, state, assume, named, depth + 1) if target else False
+    if kind in ANSWERS:
+        state.terminal = h
+        state.terminal_route = route
+        return True
+    return False
+
+
+def rewrite_path(data: dict, path: str) -> str:
+    """The path after a rewrite handler, as far as it can be known without the file system."""
+    if "strip_prefix" in data:
+        prefix = data["strip_prefix"]
+        if not prefix.startswith("/"):
+            prefix = "/" + prefix
+        if path.lower().startswith(prefix.lower()):
+            rest = path[len(prefix):]
+            return rest if rest.startswith("/") else "/" + rest
+        return path
+    if "strip_suffix" in data:
+        suffix = data["strip_suffix"]
+        return path[:-len(suffix)] if suffix and path.endswith(suffix) else path
+    if "replace" in data:
+        find, repl = data["replace"]
+        return path.replace(find, repl)
+    if "path_regexp" in data:
+        find, repl = data["path_regexp"]
+        try:
+            return re.sub(find, re.sub(r"\$(\d+)", r"\\\1", repl), path)
+        except re.error:
+            return path
+    uri = data.get("uri")
+    if uri:
+        target = uri.split("?", 1)[0]
+        target = target.replace("{path}", path).replace("{http.request.uri.path}", path)
+        if "{" in target or not target:
+            return path     # depends on the file system or other placeholders: keep the path
+        return target if target.startswith("/") else path
+    return path
