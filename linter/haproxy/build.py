@@ -1,0 +1,456 @@
+"""Build the proxy model from an HAProxy syntax tree, with HAProxy 2.6's semantics.
+
+Sites. A `frontend` or `listen` section in `mode http` becomes one Site per host it routes on:
+the host names its host ACLs test (`hdr(host) -i matrix.example.org`) each get a Site named after
+them, and one more Site (no names, the default listener) stands for every other Host. A frontend
+that tests `ssl_fc` or `dst_port` while binding both TLS and plain ports (or several ports) is
+split the same way per port. So each Site knows its host, TLS and port (`facts["context"]`), and
+a route's remaining conditions are about the request itself. `mode tcp` sections become Sites with
+no routes (HAProxy forwards bytes there; the model does not look inside). A file with neither a
+`global` nor a `defaults` section is read as a fragment of a stock haproxy.cfg, whose defaults
+say `mode http` (noted in `Config.notes`); HAProxy's own default mode is tcp.
+
+Routes, in HAProxy's evaluation order (selection: routing.py):
+1. the frontend's final `http-request` rules (return, redirect, deny, tarpit, auth; an `allow`
+   stops the rules after it for the requests it matches) and its `redirect` rules;
+2. each `use_backend` rule, preceded by the final rules of the backend it names, then the
+   `default_backend` (or a `listen` section's own servers). A request no route takes gets 503
+   from HAProxy: `select_route` returns no route for it.
+A condition's OR-groups become separate routes sharing a group, and so do the patterns of its
+path ACL (`path_beg /_matrix /_synapse/client`): each route has one `Match`. Method ACLs become
+`Condition.methods`; anything else undecidable stays a condition (reported, never guessed).
+
+Headers. A proxied response gets the backend's then the frontend's `http-response` rules, then
+the backend's then the frontend's `http-after-response` rules; a response HAProxy makes itself
+(return, redirect, deny, 503/504) gets only the `http-after-response` rules (the backend's only
+once a backend was chosen). `set-header` replaces, `add-header` appends (a second value beside the
+upstream's), `del-header` removes. Rules whose condition depends on the request keep it as
+`HeaderOp.condition`; a condition on `status` becomes `HeaderOp.statuses`.
+
+Upstream side. HAProxy forwards the request target as received and the client's Host, over
+HTTP/1.1. `http-request set-header/add-header/del-header` change the request headers; `option
+forwardfor` (frontend or backend) appends one more `X-Forwarded-For` after whatever the request
+already has (`if-none`: only when it has none). URI rewrites (`set-path`, `replace-path`,
+`set-uri`, `normalize-uri`, ...) make `Action.uri` "normalized". The upstream being down gives
+503 (HAProxy's error page: text/html, or the `errorfile`'s content type).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from linter.haproxy import actions, sections
+from linter.haproxy.conditions import (ALL_METHODS, OTHER_HOST, All, Any, Context, Not, Term, condition_expr,
+                                       condition_text, disjuncts, evaluate, kinds, pattern_regex, terms)
+from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
+from linter.model import Action, Condition, Config, Listen, Match, Route, Site
+from linter.syntax import Tree
+
+XFF = "x-forwarded-for"
+MAX_ROUTES_PER_RULE = 64
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+def build(tree: Tree, options: Optional[dict] = None) -> Config:
+    options = options or {}
+    fronts, backs = sections.read(tree)
+    seen_sections = {d.key for d in tree.directives if d.extra.get("section")}
+    builder = _Builder(tree, backs, assume_http=not seen_sections & {"global", "defaults"})
+    for proxy in fronts:
+        builder.add_frontend(proxy)
+    return Config("haproxy", tree, builder.sites, dict(options), builder.notes)
+
+
+@dataclass
+class _Step:
+    """One route-making rule: the rule lines whose conditions must all hold, and what answers."""
+
+    conds: list                 # [(Directive, AclTable)]
+    guards: list                # expressions that must hold too (no earlier `allow` matched)
+    directive: object           # the line the route comes from (its span)
+    final: object = None        # the final rule answering, None for proxying
+    backend: object = None      # sections.Proxy chosen (None: not in the files read)
+    backend_name: str = ""
+    where: str = "frontend"     # which section answers a generated response
+
+
+class _Builder:
+    def __init__(self, tree: Tree, backs: dict, assume_http: bool):
+        self.tree = tree
+        self.backs = backs
+        self.assume_http = assume_http
+        self.base_dir = os.path.dirname(tree.root) if tree.root else "."
+        self.sites: list = []
+        self.notes: list = []
+        self._group = 0
+
+    # -- sites -------------------------------------------------------------------------------
+    def add_frontend(self, fe) -> None:
+        mode = fe.setting("mode")
+        if mode is None and self.assume_http:
+            note = "no `mode http` in the files read: assumed, as in a stock haproxy.cfg's defaults"
+            if note not in self.notes:
+                self.notes.append(note)
+        mode_name = mode.value if mode else ("http" if self.assume_http else "tcp")
+        listens = self._listens(fe)
+        facts = {"frontend": fe.name, "mode": mode_name}
+        if mode_name != "http":
+            self.notes.append(f"{fe.kind} {fe.name}: mode {mode_name}: HAProxy forwards bytes, the model "
+                              f"does not look inside")
+            self.sites.append(Site("haproxy", [], listens, fe.span, selection="haproxy",
+                                   facts={**facts, "context": {}}))
+            return
+        steps, request_ops = self._plan(fe)
+        used = self._terms(fe, steps)
+        hosts = self._hosts(used)
+        for tls, port, group in self._listen_groups(listens, used):
+            for host in hosts + [OTHER_HOST]:
+                site = Site("haproxy", [host] if host != OTHER_HOST else [],
+                            [replace(l, default=host == OTHER_HOST) for l in group], fe.span,
+                            selection="haproxy",
+                            facts={**facts, "context": {"host": host, "tls": tls, "port": port}})
+                self._fill(site, fe, steps, request_ops)
+                self.sites.append(site)
+
+    def _listens(self, fe) -> list:
+        out = []
+        for d in fe.lines("bind"):
+            if not d.args:
+                continue
+            tls = "ssl" in d.args[1:]
+            for address in d.args[0].split(","):
+                out.append(_listen(address, tls, d.span))
+        return out
+
+    def _listen_groups(self, listens: list, used: list) -> list:
+        """[(tls, port, listens)]: one group, or one per port / per TLS-ness when conditions test it."""
+        term_kinds = {t.kind for t in used}
+        if "port" in term_kinds and len({l.port for l in listens}) > 1:
+            keys = list(dict.fromkeys(l.port for l in listens))
+            return [(_all_tls([l for l in listens if l.port == p]), p, [l for l in listens if l.port == p])
+                    for p in keys]
+        if "tls" in term_kinds and len({l.tls for l in listens}) > 1:
+            return [(tls, _one_port([l for l in listens if l.tls == tls]), [l for l in listens if l.tls == tls])
+                    for tls in (False, True)]
+        return [(_all_tls(listens), _one_port(listens), listens)]
+
+    def _hosts(self, used: list) -> list:
+        hosts = []
+        for t in used:
+            if t.kind != "host" or t.how not in ("str", "dom", "end"):
+                continue
+            for p in t.patterns:
+                host = p.rsplit(":", 1)[0] if re.search(r":\d+$", p) else p
+                if _DOMAIN.match(host) and host not in hosts:
+                    hosts.append(host)
+        return hosts
+
+    def _terms(self, fe, steps: list) -> list:
+        """Every ACL term the frontend's rules and the rules of the backends it uses test."""
+        owners = [fe] + [s.backend for s in steps if s.backend is not None and s.backend is not fe]
+        out = []
+        for owner in {id(o): o for o in owners}.values():
+            for d in list(owner.body) + list(owner.inherited_rules):
+                cond = d.extra.get("condition")
+                if cond is not None:
+                    out += terms(condition_expr(cond, owner.acls))
+        return out
+
+    # -- the rule plan (shared by the frontend's sites) ----------------------------------------
+    def _plan(self, fe):
+        steps, guards, request_ops = [], [], {"frontend": []}
+        for d in fe.rules("http-request"):
+            verb = (actions.words(d) or [""])[0].lower()
+            if verb == "allow":
+                guards.append(Not(condition_expr(d.extra.get("condition"), fe.acls)))
+                continue
+            if verb in actions.FINAL_REQUEST_ACTIONS:
+                steps.append(_Step([(d, fe.acls)], list(guards), d, final=d, where="frontend"))
+                if _unconditional(d, guards):
+                    return steps, request_ops      # nothing after it is ever reached
+            elif actions.request_op(d) is not None:
+                request_ops["frontend"].append((d, fe.acls, list(guards)))
+        for d in fe.lines("redirect"):
+            steps.append(_Step([(d, fe.acls)], [], d, final=d, where="frontend"))
+            if _unconditional(d, []):
+                return steps, request_ops
+        for d in fe.lines("use_backend"):
+            if d.args:
+                steps += self._backend_steps([(d, fe.acls)], d, d.args[0], fe, request_ops)
+        default = (fe.lines("default_backend") or [None])[-1]
+        if default is not None and default.args:
+            steps += self._backend_steps([], default, default.args[0], fe, request_ops)
+        elif fe.kind == "listen" and fe.servers:
+            steps += self._backend_steps([], fe.directive, fe.name, fe, request_ops, own=fe)
+        return steps, request_ops
+
+    def _backend_steps(self, conds, d, name, fe, request_ops, own=None) -> list:
+        backend = own or self.backs.get(name)
+        steps = []
+        if backend is not None and backend is not fe:
+            guards, ops = [], []
+            for r in backend.rules("http-request"):
+                verb = (actions.words(r) or [""])[0].lower()
+                if verb == "allow":
+                    guards.append(Not(condition_expr(r.extra.get("condition"), backend.acls)))
+                elif verb in actions.FINAL_REQUEST_ACTIONS:
+                    steps.append(_Step(conds + [(r, backend.acls)], list(guards), r, r, backend, name, "backend"))
+                    if _unconditional(r, guards):
+                        request_ops[name] = ops
+                        return steps
+                elif actions.request_op(r) is not None:
+                    ops.append((r, backend.acls, list(guards)))
+            request_ops[name] = ops
+            for r in backend.lines("redirect"):
+                steps.append(_Step(conds + [(r, backend.acls)], [], r, r, backend, name, "backend"))
+                if _unconditional(r, []):
+                    return steps
+        steps.append(_Step(conds, [], d, None, backend, name, "backend"))
+        return steps
+
+    # -- routes of one site ----------------------------------------------------------------------
+    def _fill(self, site: Site, fe, steps: list, request_ops: dict) -> None:
+        reach = Reach(site)
+        ctx0 = site_context(site)
+        for step in steps:
+            self._group += 1
+            conj_lists = [disjuncts(d.extra.get("condition"), acls) for d, acls in step.conds]
+            combos = list(itertools.islice(itertools.product(*conj_lists), MAX_ROUTES_PER_RULE))
+            text = _step_text(step)
+            for combo in combos:
+                conj = [item for part in combo for item in part]
+                whole = All([_expr(n, e) for n, e in conj] + step.guards)
+                if evaluate(whole, ctx0) is False:
+                    continue
+                for match, test_conj, condition in self._shapes(conj, ctx0, text, step):
+                    test = All([_expr(n, e) for n, e in test_conj] + step.guards)
+                    action, extra = self._action(step, fe)
+                    route = self._route(site, fe, step, match, action, test, condition, text)
+                    index = len(site.routes)
+                    site.routes.append(route)
+                    self._complete(site, fe, step, route, extra, reach.contexts(route, index), request_ops)
+        site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True)
+                        if op.on_proxied]
+
+    def _shapes(self, conj: list, ctx0: Context, text: str, step):
+        """(Match, conjuncts to test, Condition) for each route one AND-group gives."""
+        path_pos, path_neg, methods, unknown = [], [], [], []
+        for neg, expr in conj:
+            ks = kinds(expr) - {"const"}
+            if not ks:
+                continue
+            if ks <= {"host", "tls", "port"}:
+                if evaluate(_expr(neg, expr), ctx0) is None:
+                    unknown.append((neg, expr))
+            elif ks == {"path"}:
+                (path_neg if neg else path_pos).append(expr)
+            elif ks == {"method"}:
+                methods.append((neg, expr))
+            else:
+                unknown.append((neg, expr))
+        condition = None
+        span = step.directive.span
+        if unknown or step.guards and _has_unknown(step.guards, ctx0):
+            condition = Condition(text, None, span)
+        elif methods:
+            allowed = All([_expr(n, e) for n, e in methods])
+            condition = Condition(text, frozenset(m for m in ALL_METHODS
+                                                  if evaluate(allowed, Context(method=m)) is True), span)
+        alternatives = _flat_terms(path_pos[0]) if len(path_pos) == 1 else None
+        if alternatives is None or sum(len(t.patterns) for t in alternatives) > MAX_ROUTES_PER_RULE:
+            yield _composite_match(path_pos, path_neg, text), conj, condition
+            return
+        for t in alternatives:
+            for pattern in t.patterns:
+                alt = t.with_pattern(pattern)
+                test_conj = [(n, alt if e is path_pos[0] else e) for n, e in conj]
+                match = _simple_match(alt) if not path_neg else _composite_match([alt], path_neg, text)
+                yield match, test_conj, condition
+
+    def _route(self, site, fe, step, match, action, test, condition, text) -> Route:
+        route = Route(match, action, step.directive.span, condition=condition, group=self._group)
+        route.facts.update({
+            "haproxy_test": test, "haproxy_test_text": text or _guard_text(step),
+            "frontend": fe.name, "backend": step.backend_name or None,
+            "upstream_http_version": "1.1", "upstream_down_status": 503,
+            "error_content_type": sections.error_content_type(503, [step.backend, fe], self.base_dir),
+            "haproxy_answered_by": step.where if step.final is not None else None,
+        })
+        backend = step.backend
+        route.facts["timeout_server"] = backend.setting("timeout server") if backend else None
+        route.facts["timeout_client"] = fe.setting("timeout client")
+        if step.final is not None and (actions.words(step.final) or [""])[0].lower() in actions.RESTRICTING:
+            route.facts["restricting"] = True
+            route.access_restricted = True
+        return route
+
+    def _action(self, step, fe) -> tuple:
+        """(Action, HeaderOps the answering rule adds itself); a fresh Action for every route."""
+        if step.final is not None:
+            owners = [step.backend, fe] if step.where == "backend" else [fe]
+
+            def error_type(status):
+                return sections.error_content_type(status, owners, self.base_dir)
+            return actions.final_action(step.final, error_type, self.base_dir)
+        backend = step.backend
+        if backend is not None and not backend.servers:
+            return Action("respond", backend.span, status=503,
+                          content_type=sections.error_content_type(503, [backend, fe], self.base_dir)), []
+        span = backend.span if backend is not None else step.directive.span
+        return Action("proxy", span, upstream=step.backend_name), []
+
+    def _complete(self, site, fe, step, route, extra, contexts, request_ops) -> None:
+        action = route.action
+        generated = action.kind != "proxy"
+        route.headers = extra + self._response_ops(site, fe, step, contexts, generated)
+        if action.kind == "proxy":
+            self._request_side(site, fe, step, route, contexts, request_ops)
+            earlier = [r for r in site.routes if r is not route and r.facts.get("restricting")]
+            if any(evaluate(r.facts["haproxy_test"], ctx) is None for r in earlier for ctx in contexts):
+                route.access_restricted = True
+
+    def _response_ops(self, site, fe, step, contexts, generated: bool) -> list:
+        backend = step.backend if step is not None and step.backend is not fe else None
+        chosen = step is not None and (step.final is None or step.where == "backend")
+        owners = ([backend] if backend is not None and chosen else []) + [fe]
+        out = []
+        for keyword, on_generated in (("http-response", False), ("http-after-response", True)):
+            for owner in owners:
+                for d in owner.rules(keyword):
+                    op = actions.header_op(d, on_generated=on_generated)
+                    if op is None:
+                        continue
+                    holds, statuses = relative_statuses(condition_expr(d.extra.get("condition"), owner.acls),
+                                                        contexts, site)
+                    if holds is False:
+                        continue
+                    op.statuses = statuses
+                    if holds is None:
+                        op.condition = condition_text(d)
+                    out.append(op)
+        return out
+
+    def _request_side(self, site, fe, step, route, contexts, request_ops) -> None:
+        action = route.action
+        backend = step.backend if step.backend is not fe else None
+        ops = list(request_ops["frontend"]) + (list(request_ops.get(step.backend_name, [])) if backend else [])
+        headers = {"host": "%[req.hdr(host)]"}
+        client_xff, appender = True, None
+        for d, acls, guards in ops:
+            verb, name, value = actions.request_op(d)
+            holds = relative(All([condition_expr(d.extra.get("condition"), acls)] + guards), contexts, site)
+            if holds is False:
+                continue
+            if name is None:
+                if action.uri == "original":
+                    action.uri = "normalized"
+                    action.uri_span = d.span
+                    action.uri_reason = actions.uri_reason(d, verb)
+                continue
+            if verb == "set-header":
+                headers[name] = value
+                if name == XFF and holds:
+                    client_xff, appender = False, None
+            elif verb == "add-header":
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+                if name == XFF and client_xff and appender is None:
+                    appender = d
+            elif verb == "del-header" and holds:
+                headers.pop(name, None)
+                if name == XFF:
+                    client_xff, appender = False, None
+        forwardfor = (backend.setting("forwardfor") if backend is not None else None) or fe.setting("forwardfor")
+        if forwardfor is not None:
+            header = forwardfor.value["header"]
+            if not (forwardfor.value["if_none"] and header in headers):
+                headers[header] = f"{headers[header]}, %[src]" if header in headers else "%[src]"
+                if header == XFF and client_xff and appender is None:
+                    appender = forwardfor.directive
+            route.facts["forwardfor"] = forwardfor.directive
+        action.request_headers = headers
+        route.facts["xff_appended_after_client"] = appender
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _listen(address: str, tls: bool, span) -> Listen:
+    address = re.sub(r"^(?:ipv4|ipv6|tcp|tcp4|tcp6)@", "", address)
+    if address.startswith(("unix@", "abns@", "fd@", "sockpair@", "/", "quic4@", "quic6@", "udp@")):
+        return Listen(None, "unix:" + address, tls, span=span)
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return Listen(None, address or None, tls, span=span)
+    first = port.split("-", 1)[0]
+    return Listen(int(first) if first.isdigit() else None, None if host in ("", "*") else host, tls, span=span)
+
+
+def _all_tls(listens: list) -> Optional[bool]:
+    values = {l.tls for l in listens}
+    return values.pop() if len(values) == 1 else None
+
+
+def _one_port(listens: list) -> Optional[int]:
+    values = {l.port for l in listens}
+    return values.pop() if len(values) == 1 else None
+
+
+def _unconditional(d, guards: list) -> bool:
+    return d.extra.get("condition") is None and not guards
+
+
+def _expr(negated: bool, expr):
+    return Not(expr) if negated else expr
+
+
+def _has_unknown(exprs: list, ctx0: Context) -> bool:
+    return any(evaluate(e, ctx0) is None and kinds(e) - {"path", "method", "const"} for e in exprs)
+
+
+def _step_text(step) -> str:
+    parts = [condition_text(d) for d, _ in step.conds if d.extra.get("condition") is not None]
+    return " and ".join(parts)
+
+
+def _guard_text(step) -> str:
+    return "an earlier `http-request allow` rule" if step.guards else ""
+
+
+def _flat_terms(expr) -> Optional[list]:
+    if isinstance(expr, Term):
+        return [expr]
+    if isinstance(expr, Any) and all(isinstance(i, Term) for i in expr.items):
+        return list(expr.items)
+    return None
+
+
+def _simple_match(t: Term) -> Match:
+    pattern = t.patterns[0]
+    text = f"{t.name}: " if t.name else ""
+    text += " ".join(w for w in (t.criterion, t.flags, pattern) if w) if t.criterion else t.text
+    kind = {"str": "exact", "beg": "prefix", "reg": "regex"}.get(t.how)
+    if kind is None:
+        return Match("regex", pattern_regex(t.how, pattern), not t.nocase, text=text)
+    return Match(kind, pattern, not t.nocase, text=text)
+
+
+def _composite_match(positive: list, negative: list, text: str) -> Match:
+    if not positive and not negative:
+        return Match("any", text=text or "(every request)")
+    parts = [f"(?=[\\s\\S]*?{_path_regex(e)})" for e in positive]
+    parts += [f"(?![\\s\\S]*?{_path_regex(e)})" for e in negative]
+    return Match("regex", "^" + "".join(parts), True, text=text)
+
+
+def _path_regex(expr) -> str:
+    """A regex that `search`es true exactly when a path-only expression holds."""
+    if isinstance(expr, Term):
+        alts = "|".join(pattern_regex(expr.how, p) for p in expr.patterns)
+        return f"(?i:{alts})" if expr.nocase else f"(?:{alts})"
+    if isinstance(expr, Any):
+        return "(?:" + "|".join(_path_regex(i) for i in expr.items) + ")"
+    if isinstance(expr, All):
+        return "(?:^" + "".join(f"(?=[\\s\\S]*?{_path_regex(i)})" for i in expr.items) + ")"
+    return f"(?:^(?![\\s\\S]*?{_path_regex(expr.item)}))"
