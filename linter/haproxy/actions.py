@@ -21,6 +21,7 @@ import re
 from typing import Optional
 
 from linter.model import Action, HeaderOp
+from linter.syntax import Span
 
 FINAL_REQUEST_ACTIONS = {"return", "deny", "tarpit", "auth", "redirect", "reject", "silent-drop"}
 RESTRICTING = {"deny", "tarpit", "auth", "reject", "silent-drop"}
@@ -64,8 +65,9 @@ def final_action(d, error_type, base_dir: str) -> Optional[tuple]:
     options = _options(w[1:])
     default = {"return": 200, "deny": 403, "tarpit": 500, "auth": 401}[verb]
     status = _int(options.get("status") or options.get("deny_status"), default)
-    extra = [HeaderOp(name, model_value(value), "add", d.span, on_proxied=False, source=source(d))
-             for name, value in options.get("hdr", [])]
+    # Each `hdr <name> <value>` gets its own span, so rules can point at (and tell apart) each one.
+    extra = [HeaderOp(name, model_value(value), "add", _hdr_span(d, index), source=f"hdr {name} {_quote(value)}")
+             for name, value, index in options.get("hdr", [])]
     body = options.get("string")
     if body is None and "lf-string" in options and "%[" not in options["lf-string"]:
         body = options["lf-string"].replace("%%", "%")
@@ -100,7 +102,7 @@ def _options(w: list) -> dict:
     while i < len(w):
         key = w[i]
         if key == "hdr" and i + 2 < len(w):
-            out.setdefault("hdr", []).append((w[i + 1], w[i + 2]))
+            out.setdefault("hdr", []).append((w[i + 1], w[i + 2], i + 1))
             i += 3
             continue
         if key in ("status", "deny_status", "content-type", "string", "lf-string", "file", "lf-file",
@@ -111,6 +113,12 @@ def _options(w: list) -> dict:
         out[key] = True
         i += 1
     return out
+
+
+def _hdr_span(d, index: int):
+    """From `hdr` to the end of its value (`index` is the position of `hdr` in d.args)."""
+    first, last = d.arg_span(index), d.arg_span(index + 2)
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column)
 
 
 def _int(text, default: int) -> int:

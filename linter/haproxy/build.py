@@ -232,8 +232,8 @@ class _Builder:
                     index = len(site.routes)
                     site.routes.append(route)
                     self._complete(site, fe, step, route, extra, reach.contexts(route, index), request_ops)
-        site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True)
-                        if op.on_proxied]
+        # What a request no route takes gets with HAProxy's 503: the frontend's http-after-response.
+        site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True) if op.on_generated]
 
     def _shapes(self, conj: list, ctx0: Context, text: str, step):
         """(Match, conjuncts to test, Condition) for each route one AND-group gives."""
