@@ -1,0 +1,214 @@
+"""mod_headers: `Header` and `RequestHeader`, turned into the model's HeaderOps.
+
+Apache keeps two response header tables (measured on httpd 2.4.71, see mod_headers.c):
+
+- *onsuccess* (`Header set …`, `r->headers_out`): holds what the upstream sent. Its operations act
+  on the upstream's headers (set replaces them, unset removes them) on every relayed response,
+  whatever the status, and on files Apache serves; they never reach responses Apache makes itself
+  (redirects, `[R=204]`, 403, 404, the 503 when the upstream is down): those start from the other
+  table only.
+- *always* (`Header always set …`, `r->err_headers_out`): starts empty, is sent on every response
+  and is written *beside* the onsuccess table. So `Header always set X` on a proxied response whose
+  upstream also sent X gives two X headers; `Header always unset X` cannot remove the upstream's.
+
+The always table starts empty for every request, so its unconditional operations are folded here
+into the entries it ends with, each an "add" HeaderOp pointing at the directive that wrote it.
+Onsuccess operations stay operations (they act on headers only the upstream knows). `Content-Type`
+is special: `Header [always] set Content-Type` sets the response's one content type.
+
+Format strings: `%{Name}i` (a request header) becomes the model's `$http_name`, so the shared
+predictions and rules read it; other `%{…}` tags stay as written.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from linter.model import HeaderOp
+from linter.syntax import Directive
+
+# Statuses of files Apache serves itself (the only responses it makes that keep onsuccess headers).
+SERVED_STATUSES = frozenset({200, 206, 304})
+_ACTIONS = {"set", "add", "append", "merge", "unset", "echo", "edit", "edit*", "setifempty", "note"}
+
+
+@dataclass
+class HeaderLine:
+    """One `Header`/`RequestHeader` directive, read the way mod_headers reads it."""
+
+    directive: Directive
+    always: bool
+    action: str                  # set | add | append | merge | unset | edit | edit* | setifempty | echo | note
+    name: str
+    value: Optional[str]
+    condition: Optional[str]     # env=… / expr=… as written (undecidable statically)
+    early: bool = False
+    extra_condition: Optional[str] = None   # an enclosing <If> section, as written
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def when(self) -> Optional[str]:
+        parts = [c for c in (self.extra_condition, self.condition) if c]
+        return " and ".join(parts) if parts else None
+
+
+def read(d: Directive, extra_condition: Optional[str] = None) -> Optional[HeaderLine]:
+    """The directive as mod_headers parses it; None when httpd would reject it."""
+    args = list(d.args)
+    always = False
+    if d.key == "header" and args and args[0].lower() in ("always", "onsuccess"):
+        always = args.pop(0).lower() == "always"
+    if len(args) < 2 or args[0].lower() not in _ACTIONS:
+        return None
+    action, name = args[0].lower(), args[1].split(":", 1)[0]
+    rest = args[2:]
+    value = None
+    if action in ("edit", "edit*"):
+        if len(rest) < 2:
+            return None
+        value, rest = rest[0] + " -> " + rest[1], rest[2:]
+    elif action not in ("unset", "echo") and rest:
+        value, rest = rest[0], rest[1:]
+    elif action not in ("unset", "echo"):
+        return None
+    condition, early = None, False
+    if rest:
+        clause = rest[0]
+        if clause.lower() == "early":
+            early = True
+        elif clause.lower().startswith(("env=", "expr=")):
+            condition = clause
+        else:
+            return None
+    return HeaderLine(d, always, action, name, value, condition, early, extra_condition)
+
+
+def model_value(value: Optional[str]) -> Optional[str]:
+    """`%{Origin}i` → `$http_origin` (the model's request-header variable); the rest as written."""
+    if value is None:
+        return None
+    return re.sub(r"%\{([A-Za-z0-9_-]+)\}i", lambda m: "$http_" + m.group(1).lower().replace("-", "_"), value)
+
+
+def source(d: Directive) -> str:
+    return " ".join([d.name] + [f'"{a}"' if (not a or re.search(r"\s", a)) else a for a in d.args])
+
+
+def response_ops(lines: list, kind: str) -> list:
+    """HeaderOps for one route, in the order the model applies them.
+
+    `kind` is how the route answers: "proxy" (relayed from the upstream), "static" (a file Apache
+    serves) or "generated" (a redirect, `[R=204]`, 403… that Apache makes itself). Onsuccess
+    operations come first (they act on what the upstream sent), then the always table.
+    """
+    ops = [op for line in lines if not line.always for op in _onsuccess_ops(line, kind)]
+    ops += _always_entries([line for line in lines if line.always])
+    return ops
+
+
+def _onsuccess_ops(line: HeaderLine, kind: str) -> list:
+    if line.early or line.action in ("echo", "note"):
+        return []
+    # Relayed responses get them whatever their status; of the responses Apache makes itself,
+    # only the files it serves successfully do.
+    common = dict(span=line.directive.span, source=source(line.directive), condition=line.when,
+                  on_proxied=True, on_generated=kind == "static",
+                  statuses=SERVED_STATUSES if kind == "static" else None)
+    value = model_value(line.value)
+    action = line.action
+    if action == "set":
+        return [HeaderOp(line.name, value, "set", **common)]
+    if action == "unset":
+        return [HeaderOp(line.name, None, "remove", **common)]
+    if action in ("add", "append"):
+        # `append` joins into the existing header ("*, x"); the model has no join, so it is one
+        # more value, which is what a browser sees either way.
+        return [HeaderOp(line.name, value, "add", **common)]
+    if action in ("merge", "setifempty"):
+        cond = (f"unless {line.name} already contains `{line.value}` (Header merge)" if action == "merge"
+                else f"when the response has no {line.name} (Header setifempty)")
+        common["condition"] = " and ".join(c for c in (line.when, cond) if c)
+        return [HeaderOp(line.name, value, "add", **common)]
+    # edit / edit*: a regex replacement of a value only the response knows.
+    common["condition"] = f"rewritten by `{source(line.directive)}` when it matches"
+    return [HeaderOp(line.name, None, "edit", **common)]
+
+
+def _always_entries(lines: list) -> list:
+    """Fold the always table (empty at the start of every request) into what it ends with."""
+    table: list = []        # [HeaderOp], each an "add" of one entry of err_headers_out
+    for line in lines:
+        if line.early or line.action in ("echo", "note"):
+            continue
+        key = line.key
+        value = model_value(line.value)
+        span, src = line.directive.span, source(line.directive)
+        if line.when is not None:
+            # Undecidable here: keep the operation itself, marked conditional.
+            mode = {"set": "add", "add": "add", "append": "add", "merge": "add", "setifempty": "add",
+                    "unset": "remove"}.get(line.action, "edit")
+            if key == "content-type" and line.action == "set":
+                mode = "set"
+            table.append(HeaderOp(line.name, value if mode != "remove" else None, mode, span,
+                                  condition=line.when, source=src))
+            continue
+        current = [op for op in table if op.key == key and op.condition is None]
+        if line.action == "unset":
+            table = [op for op in table if op.key != key or op.condition is not None]
+        elif line.action == "set":
+            table = [op for op in table if op.key != key or op.condition is not None]
+            mode = "set" if key == "content-type" else "add"
+            table.append(HeaderOp(line.name, value, mode, span, source=src))
+        elif line.action == "add":
+            table.append(HeaderOp(line.name, value, "add", span, source=src))
+        elif line.action == "append":
+            if current:
+                joined = current[0]
+                joined.value = f"{joined.value}, {value}"
+                joined.source += f"; {src}"
+            else:
+                table.append(HeaderOp(line.name, value, "add", span, source=src))
+        elif line.action == "merge":
+            if current and value in [v.strip() for v in (current[0].value or "").split(",")]:
+                continue
+            if current:
+                current[0].value = f"{current[0].value}, {value}"
+            else:
+                table.append(HeaderOp(line.name, value, "add", span, source=src))
+        elif line.action == "setifempty":
+            if not current:
+                table.append(HeaderOp(line.name, value, "add", span, source=src))
+        else:   # edit on entries we know: apply the regex
+            _edit(current, line)
+    return table
+
+
+def _edit(entries: list, line: HeaderLine) -> None:
+    pattern, replacement = line.directive.args[-2], line.directive.args[-1]
+    try:
+        rx = re.compile(pattern)
+    except re.error:
+        return
+    py_replacement = re.sub(r"\$(\d)", r"\\\1", replacement)
+    for op in entries:
+        if op.value is not None:
+            op.value = rx.sub(py_replacement, op.value, count=0 if line.action == "edit*" else 1)
+
+
+def request_headers(lines: list) -> dict:
+    """RequestHeader operations → {lower-cased name: value as written} sent upstream.
+
+    Unconditional `unset` removes; conditional operations still count as sent (the forwarding
+    rules ask whether the header can reach the upstream at all)."""
+    out: dict = {}
+    for line in lines:
+        if line.action == "unset":
+            if line.when is None:
+                out.pop(line.key, None)
+        elif line.action in ("set", "add", "append", "merge", "setifempty"):
+            out[line.key] = line.value
+    return out

@@ -1,0 +1,37 @@
+"""Route selection for Apache sites (`Site.selection = "apache"`), used by linter.select.
+
+`select_route(site, method, path)` is the shared policy API: the route Apache picks for a
+normalised path, with the RewriteConds it cannot decide from the method alone. `select_request`
+takes a whole `linter.select.Request` instead: RewriteConds on headers (`%{HTTP:Upgrade}`) are
+then decided, and the raw target is checked the way Apache checks it first (`%2F` with
+AllowEncodedSlashes Off: 404; a bad escape: 400), which `refusal` reports.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from .resolve import resolve, route
+from .uri import Refused, request_uri
+
+
+def select_route(site, method: str, path: str):
+    model = site.facts["apache_model"]
+    res = resolve(model, method, path)
+    return route(model, res), res.unknowns
+
+
+def select_request(site, request):
+    """(route, unknowns) for a full request: header conditions decided where the request says."""
+    model = site.facts["apache_model"]
+    res = resolve(model, request.method, request.path, request=request)
+    return route(model, res), res.unknowns
+
+
+def refusal(site, request) -> Optional[Refused]:
+    """The status Apache answers before any handler runs, if it does (None otherwise)."""
+    model = site.facts["apache_model"]
+    try:
+        request_uri(request.raw_path, model.encoded_slashes)
+    except Refused as refused:
+        return refused
+    return None
