@@ -180,3 +180,20 @@ def test_site_selection_by_name_then_default_server():
 ])
 def test_path_normalisation_matches_nginx(raw, path):
     assert normalize_path(raw) == path
+
+
+def test_prefix_audit_reads_the_copy_not_this_machines_etc_nginx(tmp_path):
+    """With --prefix, /etc/nginx/... includes come from the copied tree even where this machine
+    has its own file at that path (a CI runner with nginx installed)."""
+    import os
+
+    from linter.nginx.parse import load
+
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "nginx.conf").write_text("http { include /etc/nginx/mime.types; }\n")
+    (tmp_path / "mime.types").write_text("types { application/x-copied copied; }\n")
+    tree = load(str(tmp_path / "nginx.conf"), prefix=str(tmp_path))
+    assert not tree.errors
+    assert str(tmp_path / "mime.types") in tree.files
+    if os.path.exists("/etc/nginx/mime.types"):
+        assert "/etc/nginx/mime.types" not in tree.files

@@ -53,7 +53,7 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
         context = "main"
     else:
         roots = [prefix] if prefix is not None else default_roots(path)
-        expander = Expander(_StringFirst(FileSystem(roots), path, text))
+        expander = Expander(_StringFirst(FileSystem(roots, copied_tree=prefix is not None), path, text))
         entry = path
         context = None
     directives = expander.load(entry)

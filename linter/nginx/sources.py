@@ -59,8 +59,11 @@ def default_roots(entry: str) -> list[str]:
 
 
 class FileSystem:
-    def __init__(self, roots: list[str]):
+    def __init__(self, roots: list[str], copied_tree: bool = False):
         self.roots = roots
+        # With an explicit --prefix the user audits a copy: its files win over this machine's,
+        # which may have an /etc/nginx of its own (a CI runner with nginx installed).
+        self.copied_tree = copied_tree
 
     def describe(self) -> str:
         return ", ".join(self.roots)
@@ -81,7 +84,8 @@ class FileSystem:
             for root in self.roots:
                 yield os.path.join(root, pattern)
             return
-        yield pattern
+        if not self.copied_tree:
+            yield pattern
         # An absolute path that is not on this machine (an audit of a copied /etc/nginx):
         # try its suffixes under the prefix, longest first. A suffix must keep at least one
         # literal component, or `/etc/nginx/conf.d/*.conf` would match `*.conf` in the prefix.
@@ -92,6 +96,8 @@ class FileSystem:
                 break
             for root in self.roots:
                 yield os.path.join(root, *suffix)
+        if self.copied_tree:
+            yield pattern
 
     def read(self, name: str) -> tuple[str, int, str]:
         return read_text(name), 1, name
