@@ -183,7 +183,8 @@ class ChainBuilder:
         strip = path[:-2] if path.endswith("/*") else path[:-1] if path.endswith("*") else path
         routes = self._block_routes(d, definitions, True)
         strip_route = CRoute(None, [Handler("rewrite", d, {"strip_prefix": strip, "handle_path": True})])
-        sets = [MatcherSet([Matcher("path", [path], span=d.arg_span(0))], path, d.arg_span(0))]
+        sets = [MatcherSet([Matcher("path", [path], span=d.arg_span(0), arg_spans=[d.arg_span(0)])],
+                           path, d.arg_span(0))]
         return [CRoute(sets, [Handler("subroute", d, routes=[strip_route] + routes)])]
 
     def _d_root(self, d, args, sets, definitions, offset):

@@ -41,7 +41,8 @@ class Walk:
     def key(self, pattern) -> tuple:
         return (id(self.terminal), tuple(id(op) for _, op in self.response_ops),
                 tuple(id(h) for h, _, _ in self.rewrites), tuple(id(h) for h in self.auth),
-                id(self.body_limit), tuple(sorted(id(m) for m in self.assumed)), pattern)
+                id(self.body_limit), tuple(sorted(id(m) for m in self.assumed)),
+                tuple(id(r) for r in self.skipped_blocks), pattern)
 
 
 def walk(routes: list, method: str, path: str, assume: Optional[dict] = None,

@@ -35,6 +35,10 @@ class Matcher:
     args: list = field(default_factory=list)      # path patterns, methods, raw words otherwise
     sets: list = field(default_factory=list)      # for `not`: the negated MatcherSets
     span: Optional[Span] = None
+    arg_spans: list = field(default_factory=list)  # where each of `args` is written
+
+    def arg_span(self, index: int) -> Optional[Span]:
+        return self.arg_spans[index] if index < len(self.arg_spans) else self.span
 
     def text(self) -> str:
         if self.kind == "not":
@@ -246,9 +250,9 @@ def parse_definition(d: Directive) -> MatcherSet:
         return MatcherSet([Matcher("expression", list(d.args), span=d.span)], d.name, d.span)
     if d.args:
         # `@name kind args { options }`: the block belongs to that one matcher
-        lines = [(d.args[0], d.args[1:], d.block, d.span)]
+        lines = [(d.args[0], d.args[1:], d.block, d.span, d.arg_spans[1:])]
     else:
-        lines = [(child.name, child.args, child.block, child.span) for child in d.block or ()]
+        lines = [(c.name, c.args, c.block, c.span, c.arg_spans) for c in d.block or ()]
     return MatcherSet(_merge(lines), d.name, d.span)
 
 
@@ -256,13 +260,14 @@ def _merge(lines) -> list:
     """Matchers of one set; several lines of the same kind are one matcher (Caddy concatenates)."""
     by_kind: dict = {}
     order: list = []
-    for kind, args, block, span in lines:
+    for kind, args, block, span, spans in lines:
         if kind == "not":
             sets = []
             if args:
-                sets.append(MatcherSet(_merge([(args[0], args[1:], block, span)]), span=span))
+                sets.append(MatcherSet(_merge([(args[0], args[1:], block, span, spans[1:])]), span=span))
             elif block:
-                sets.append(MatcherSet(_merge([(c.name, c.args, c.block, c.span) for c in block]), span=span))
+                sets.append(MatcherSet(_merge([(c.name, c.args, c.block, c.span, c.arg_spans)
+                                               for c in block]), span=span))
             m = by_kind.get("not")
             if m is None:
                 m = by_kind["not"] = Matcher("not", span=span)
@@ -274,6 +279,7 @@ def _merge(lines) -> list:
             m = by_kind[kind] = Matcher(kind, span=span)
             order.append(kind)
         m.args.extend(args)
+        m.arg_spans.extend(list(spans)[:len(args)] + [span] * (len(args) - len(spans)))
         if block:
             m.args.extend(w for c in block for w in [c.name] + list(c.args))
     return [by_kind[k] for k in order]
@@ -287,7 +293,7 @@ def inline(token: str, span: Optional[Span], definitions: dict):
     if token == "*":
         return None, True
     if token.startswith("/"):
-        return [MatcherSet([Matcher("path", [token], span=span)], token, span)], True
+        return [MatcherSet([Matcher("path", [token], span=span, arg_spans=[span])], token, span)], True
     if token.startswith("@"):
         found = definitions.get(token)
         if found is None:

@@ -102,7 +102,8 @@ def _action(state, match: Match, errors: Optional[dict]) -> Action:
     if h.kind == "static_response":
         kind = data.get("kind")
         if kind == "redirect":
-            return Action("redirect", d.span, status=data.get("status"), location=data.get("location"))
+            return Action("redirect", d.span, status=data.get("status"), location=data.get("location"),
+                          content_type="")
         if kind == "abort":
             return Action("respond", d.span, status=None)
         body = data.get("body")
@@ -118,10 +119,10 @@ def _action(state, match: Match, errors: Optional[dict]) -> Action:
     return Action("none", d.span)
 
 
-def respond_content_type(body: Optional[str]) -> Optional[str]:
-    """What `respond` sends when nothing set a Content-Type (caddyhttp/staticresp.go)."""
+def respond_content_type(body: Optional[str]) -> str:
+    """What `respond` sends when nothing set a Content-Type (caddyhttp/staticresp.go); "" for none."""
     if not body:
-        return None
+        return ""
     text = body.strip()
     if len(text) > 2 and (text[0] == "{" and text[-1] == "}" or text[0] == "[" and text[-1] == "]"):
         try:
@@ -133,12 +134,13 @@ def respond_content_type(body: Optional[str]) -> Optional[str]:
 
 
 def _file_type(match: Match) -> Optional[str]:
-    """file_server: the type of the file's extension; Go sniffs extensionless files (JSON -> text)."""
+    """file_server: the type of the file's extension, and none at all for a file without one
+    (Caddy tells Go not to sniff: fileserver/staticfiles.go); None when the path is not known."""
     name = (match.pattern or "").rstrip("/").rsplit("/", 1)[-1]
     if match.kind != "exact":
         return None
     if "." not in name:
-        return "text/plain; charset=utf-8"
+        return ""
     ext = name.rsplit(".", 1)[1].lower()
     return {"json": "application/json", "html": "text/html; charset=utf-8",
             "txt": "text/plain; charset=utf-8"}.get(ext)
@@ -225,8 +227,8 @@ def _headers(state, action: Action, errors: Optional[dict]) -> list:
         elif op["op"] == "add":
             immediate.setdefault(name, []).append(op)
     for name, kept in immediate.items():
-        if name == "content-type" and action.kind == "respond":
-            action.content_type = None        # respond keeps a Content-Type already set
+        if name == "content-type" and action.kind in ("respond", "static"):
+            action.content_type = ""          # respond and file_server keep a Content-Type already set
         if name == "location" and action.kind == "redirect":
             continue                          # redir's own Location replaces it
         for op in kept:
