@@ -112,6 +112,7 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
         if line is not None:
             got = fake.last().request_line.decode("latin-1")
             assert got == line, f"{where}: upstream request line {got!r}, model {line!r}"
+        check_request_headers(route, fake.last(), host, where)
     elif route.action.kind == "static":
         if response.status != 200:
             return where                # no such file where the harness runs it (handle_errors may proxy)
@@ -132,6 +133,17 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
         got_ct = [v.split(";")[0].strip() for v in real.get("content-type", [])]
         assert got_ct == want_ct, f"{where}: content type {got_ct}, model {want_ct}"
     return where
+
+
+def check_request_headers(route, received, host, where):
+    """The forwarding headers the model says Caddy sends are the ones the upstream received."""
+    sent = route.action.request_headers
+    for name in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"):
+        assert (name in sent) == (received.header(name) is not None), f"{where}: {name}"
+    if (route.action.upstream or "").startswith("https://"):
+        return                          # the harness proxies to plain http, which keeps the Host
+    passed_on = received.header("Host") == host
+    assert passed_on == ("host" in sent), f"{where}: Host {received.header('Host')!r}, model {sent.get('host')!r}"
 
 
 def run_requests(config, proxy, fake):
