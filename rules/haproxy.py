@@ -35,25 +35,31 @@ def cors_on_generated_response(config):
     them to its own responses, so the header is never sent on that route. An inline
     `/.well-known/matrix/client` or a preflight answered with `http-request return` then has
     no CORS headers, and web clients cannot discover the homeserver or call it. Only
-    `http-after-response` rules (HAProxy 2.2+) reach HAProxy's own responses. This is an
+    `http-after-response` rules (HAProxy 2.2+) reach HAProxy's own responses. Response rules
+    cannot test the request's path either (HAProxy warns that such an ACL "will never match"),
+    so put the answer in a backend of its own, as the Synapse documentation does. This is an
     error because the header is certainly missing, not just on some statuses.
 
     ## Example
     ```haproxy
     frontend https
         bind :443 ssl crt /etc/haproxy/certs/
-        acl wk_client path /.well-known/matrix/client
+        use_backend wellknown if { path /.well-known/matrix/client }
+
+    backend wellknown
         http-response set-header Access-Control-Allow-Origin "*"
-        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}' if wk_client
+        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}'
     ```
 
     ## Use instead
     ```haproxy
     frontend https
         bind :443 ssl crt /etc/haproxy/certs/
-        acl wk_client path /.well-known/matrix/client
-        http-after-response set-header Access-Control-Allow-Origin "*" if wk_client
-        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}' if wk_client
+        use_backend wellknown if { path /.well-known/matrix/client }
+
+    backend wellknown
+        http-after-response set-header Access-Control-Allow-Origin "*"
+        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}'
     ```
     """
     seen = set()

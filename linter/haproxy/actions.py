@@ -44,8 +44,13 @@ def _quote(arg: str) -> str:
     return f'"{arg}"' if (not arg or re.search(r"\s", arg)) else arg
 
 
-def model_value(value: str) -> str:
-    return _REQUEST_HEADER_SAMPLE.sub(lambda m: "$http_" + m.group(1).lower().replace("-", "_"), value)
+def model_value(value: str, aliases: Optional[dict] = None) -> str:
+    """`%[req.hdr(origin)]` -> `$http_origin`; `aliases` maps other samples that hold a request
+    header (`capture.req.hdr(0)`, `var(txn.origin)`) to the header's name."""
+    value = _REQUEST_HEADER_SAMPLE.sub(lambda m: "$http_" + m.group(1).lower().replace("-", "_"), value)
+    for sample, header in (aliases or {}).items():
+        value = value.replace(f"%[{sample}]", "$http_" + header.lower().replace("-", "_"))
+    return value
 
 
 def final_action(d, error_type, base_dir: str) -> Optional[tuple]:
@@ -135,14 +140,14 @@ def _read(path: str, base_dir: str) -> Optional[str]:
         return None
 
 
-def header_op(d, *, on_generated: bool) -> Optional[HeaderOp]:
+def header_op(d, *, on_generated: bool, aliases: Optional[dict] = None) -> Optional[HeaderOp]:
     """A response header rule -> HeaderOp (no statuses or condition yet: the caller decides)."""
     w = words(d)
     if len(w) < 2:
         return None
     verb, name = w[0].lower(), w[1]
     if verb in ("set-header", "add-header") and len(w) >= 3:
-        return HeaderOp(name, model_value(w[2]), "set" if verb == "set-header" else "add", d.span,
+        return HeaderOp(name, model_value(w[2], aliases), "set" if verb == "set-header" else "add", d.span,
                         on_proxied=True, on_generated=on_generated, source=source(d))
     if verb == "del-header":
         return HeaderOp(name, None, "remove", d.span, on_proxied=True, on_generated=on_generated,

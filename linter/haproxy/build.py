@@ -43,8 +43,9 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from linter.haproxy import actions, sections
-from linter.haproxy.conditions import (ALL_METHODS, OTHER_HOST, All, Any, Context, Not, Term, condition_expr,
-                                       condition_text, disjuncts, evaluate, kinds, pattern_regex, terms)
+from linter.haproxy.conditions import (ALL_METHODS, OTHER_HOST, All, Any, Context, Not, Term, collect_variables,
+                                       condition_expr, condition_text, disjuncts, evaluate, kinds, pattern_regex,
+                                       terms)
 from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
 from linter.model import Action, Condition, Config, Listen, Match, Route, Site
 from linter.syntax import Tree
@@ -86,6 +87,8 @@ class _Builder:
         self.sites: list = []
         self.notes: list = []
         self._group = 0
+        self._vars: dict = {}       # the current frontend's txn variables (conditions.collect_variables)
+        self._aliases: dict = {}    # samples that hold a request header: "capture.req.hdr(0)" -> "origin"
 
     # -- sites -------------------------------------------------------------------------------
     def add_frontend(self, fe) -> None:
@@ -103,6 +106,7 @@ class _Builder:
             self.sites.append(Site("haproxy", [], listens, fe.span, selection="haproxy",
                                    facts={**facts, "context": {}}))
             return
+        self._vars, self._aliases = self._variables(fe)
         steps, request_ops = self._plan(fe)
         used = self._terms(fe, steps)
         hosts = self._hosts(used)
@@ -156,8 +160,27 @@ class _Builder:
             for d in list(owner.body) + list(owner.inherited_rules):
                 cond = d.extra.get("condition")
                 if cond is not None:
-                    out += terms(condition_expr(cond, owner.acls))
+                    out += terms(condition_expr(cond, owner.acls, self._vars))
         return out
+
+    def _variables(self, fe) -> tuple:
+        """The txn variables set by the frontend's and its backends' http-request rules, and the
+        samples holding a request header (captures, variables set from `req.hdr()`)."""
+        owners = [fe]
+        for d in fe.lines("use_backend", "default_backend"):
+            if d.args and d.args[0] in self.backs:
+                owners.append(self.backs[d.args[0]])
+        lines = [(d, o.acls) for o in owners for d in o.rules("http-request")]
+        variables = collect_variables(lines)
+        aliases = {}
+        captures = [d for d in fe.lines("capture") if d.args[:2] == ["request", "header"] and len(d.args) > 2]
+        for i, d in enumerate(captures):
+            aliases[f"capture.req.hdr({i})"] = d.args[2]
+        for name, entry in variables.items():
+            m = re.fullmatch(r"(?:req\.)?f?hdr\(\s*([\w-]+)\s*\)", entry[0]) if entry else None
+            if m and entry[1] is None:
+                aliases[f"var({name})"] = m.group(1)
+        return variables, aliases
 
     # -- the rule plan (shared by the frontend's sites) ----------------------------------------
     def _plan(self, fe):
@@ -165,7 +188,7 @@ class _Builder:
         for d in fe.rules("http-request"):
             verb = (actions.words(d) or [""])[0].lower()
             if verb == "allow":
-                guards.append(Not(condition_expr(d.extra.get("condition"), fe.acls)))
+                guards.append(Not(condition_expr(d.extra.get("condition"), fe.acls, self._vars)))
                 continue
             if verb in actions.FINAL_REQUEST_ACTIONS:
                 steps.append(_Step([(d, fe.acls)], list(guards), d, final=d, where="frontend"))
@@ -195,7 +218,7 @@ class _Builder:
             for r in backend.rules("http-request"):
                 verb = (actions.words(r) or [""])[0].lower()
                 if verb == "allow":
-                    guards.append(Not(condition_expr(r.extra.get("condition"), backend.acls)))
+                    guards.append(Not(condition_expr(r.extra.get("condition"), backend.acls, self._vars)))
                 elif verb in actions.FINAL_REQUEST_ACTIONS:
                     steps.append(_Step(conds + [(r, backend.acls)], list(guards), r, r, backend, name, "backend"))
                     if _unconditional(r, guards):
@@ -217,7 +240,7 @@ class _Builder:
         ctx0 = site_context(site)
         for step in steps:
             self._group += 1
-            conj_lists = [disjuncts(d.extra.get("condition"), acls) for d, acls in step.conds]
+            conj_lists = [disjuncts(d.extra.get("condition"), acls, self._vars) for d, acls in step.conds]
             combos = list(itertools.islice(itertools.product(*conj_lists), MAX_ROUTES_PER_RULE))
             text = _step_text(step)
             for combo in combos:
@@ -282,6 +305,8 @@ class _Builder:
         backend = step.backend
         route.facts["timeout_server"] = backend.setting("timeout server") if backend else None
         route.facts["timeout_client"] = fe.setting("timeout client")
+        if step.final is not None and {"errorfile", "errorfiles"} & set(actions.words(step.final)):
+            route.facts["content_type_unknown"] = True     # the error file's own headers, not read
         if step.final is not None and (actions.words(step.final) or [""])[0].lower() in actions.RESTRICTING:
             route.facts["restricting"] = True
             route.access_restricted = True
@@ -320,11 +345,11 @@ class _Builder:
         for keyword, on_generated in (("http-response", False), ("http-after-response", True)):
             for owner in owners:
                 for d in owner.rules(keyword):
-                    op = actions.header_op(d, on_generated=on_generated)
+                    op = actions.header_op(d, on_generated=on_generated, aliases=self._aliases)
                     if op is None:
                         continue
-                    holds, statuses = relative_statuses(condition_expr(d.extra.get("condition"), owner.acls),
-                                                        contexts, site)
+                    cond = condition_expr(d.extra.get("condition"), owner.acls, self._vars)
+                    holds, statuses = relative_statuses(cond, contexts, site)
                     if holds is False:
                         continue
                     op.statuses = statuses
@@ -341,7 +366,8 @@ class _Builder:
         client_xff, appender = True, None
         for d, acls, guards in ops:
             verb, name, value = actions.request_op(d)
-            holds = relative(All([condition_expr(d.extra.get("condition"), acls)] + guards), contexts, site)
+            cond = condition_expr(d.extra.get("condition"), acls, self._vars)
+            holds = relative(All([cond] + guards), contexts, site)
             if holds is False:
                 continue
             if name is None:

@@ -42,6 +42,11 @@ _METHOD_ACLS = {"METH_CONNECT": ("CONNECT",), "METH_DELETE": ("DELETE",), "METH_
 _CONST_ACLS = {"TRUE": True, "FALSE": False, "HTTP": True, "HTTP_URL_SLASH": True,
                "always_true": True, "always_false": False}
 _FLAGS_WITH_VALUE = {"-f", "-m", "-M", "-u"}
+# Fetches that read the request line or headers: HAProxy 2.6 warns that an ACL on them "will never
+# match" in http-response / http-after-response rules (checked). The method stays available.
+_REQUEST_FETCH_PREFIXES = ("path", "url", "base", "hdr", "req.", "cook", "query", "urlp", "http_auth",
+                           "capture.req.uri", "capture.req.ver", "capture.req.method")
+_AVAILABLE_IN_RESPONSES = {"req.ver", "req.len", "req_len"}
 
 
 @dataclass
@@ -54,6 +59,9 @@ class Context:
     tls: Optional[bool] = None
     port: Optional[int] = None
     status: Optional[int] = None
+    # "response" inside http-response / http-after-response rules: the request's path and
+    # headers are gone there, and HAProxy 2.6 counts an ACL on them as not matching.
+    phase: str = "request"
 
 
 @dataclass(eq=False)
@@ -69,8 +77,12 @@ class Term:
     name: str = ""                 # the named ACL it comes from ("" for anonymous ones)
     criterion: str = ""            # the fetch as written ("path_beg", "hdr(host)")
     flags: str = ""                # its flags as written ("-i -m beg")
+    request_only: bool = False     # needs the request line or headers (never matches in responses)
+    var: str = ""                  # for `var(txn.x)` terms: the variable's name
 
     def evaluate(self, ctx: Context) -> Optional[bool]:
+        if self.request_only and ctx.phase == "response":
+            return False
         if self.kind == "const":
             return self.value
         if self.kind == "unknown":
@@ -270,7 +282,9 @@ def parse_acl(words, name: str = "") -> Term:
     arg = arg.rstrip(")")
     base_lower = base.lower()
     convs = [c for c in _split_converters(converters)]
-    unknown = Term("unknown", text=text, name=name)
+    request_only = base_lower.startswith(_REQUEST_FETCH_PREFIXES) and base_lower not in _AVAILABLE_IN_RESPONSES
+    unknown = Term("unknown", text=text, name=name, request_only=request_only, criterion=criterion,
+                   flags=flag_text, var=arg if base_lower == "var" else "")
     if from_file:
         return unknown
     if base_lower in _PATH_FETCHES and not arg:
@@ -280,7 +294,8 @@ def parse_acl(words, name: str = "") -> Term:
         how = how or _PATH_FETCHES[base_lower]
         if how == "len" or not patterns and how != "found":
             return unknown
-        return Term("path", how, patterns, nocase, text, name=name, criterion=criterion, flags=flag_text)
+        return Term("path", how, patterns, nocase, text, name=name, criterion=criterion, flags=flag_text,
+                    request_only=True)
     if base_lower in _HOST_FETCHES and arg.lower() == "host":
         if any(c not in _HOST_CONVERTERS for c in convs):
             return unknown
@@ -288,7 +303,8 @@ def parse_acl(words, name: str = "") -> Term:
         patterns = tuple(p.lower() for p in patterns)
         if not patterns and how != "found":
             return unknown
-        return Term("host", how, patterns, True, text, name=name, criterion=criterion, flags=flag_text)
+        return Term("host", how, patterns, True, text, name=name, criterion=criterion, flags=flag_text,
+                    request_only=True)
     if base_lower == "method" and not convs:
         if not patterns:
             return unknown
@@ -318,8 +334,10 @@ def _split_converters(text: str) -> list:
     return [c.strip() for c in out if c.strip()]
 
 
-def condition_expr(condition, acls: AclTable):
-    """The parse layer's `acl.Condition` (or None) -> an expression; no condition is TRUE."""
+def condition_expr(condition, acls: AclTable, variables: Optional[dict] = None):
+    """The parse layer's `acl.Condition` (or None) -> an expression; no condition is TRUE.
+
+    `variables` (from `collect_variables`) lets a `var(txn.x)` test stand for what set it."""
     if condition is None:
         return TRUE
     groups = []
@@ -328,26 +346,28 @@ def condition_expr(condition, acls: AclTable):
         for term in group:
             acl = term.acl
             expr = parse_acl(acl) if isinstance(acl, tuple) else acls.resolve(acl)
+            expr = substitute(expr, variables) if variables else expr
             items.append(Not(expr) if term.negated else expr)
         groups.append(items[0] if len(items) == 1 else All(items))
     expr = groups[0] if len(groups) == 1 else Any(groups)
     return Not(expr) if condition.keyword == "unless" else expr
 
 
-def disjuncts(condition, acls: AclTable) -> list:
+def disjuncts(condition, acls: AclTable, variables: Optional[dict] = None) -> list:
     """The AND-groups of a condition, each a list of (negated, expression) conjuncts.
 
     `unless` conditions are returned as one group holding the negated whole."""
     if condition is None:
         return [[]]
     if condition.keyword == "unless":
-        return [[(True, condition_expr(replace_keyword(condition), acls))]]
+        return [[(True, condition_expr(replace_keyword(condition), acls, variables))]]
     out = []
     for group in condition:
         conj = []
         for term in group:
             acl = term.acl
             expr = parse_acl(acl) if isinstance(acl, tuple) else acls.resolve(acl)
+            expr = substitute(expr, variables) if variables else expr
             conj.append((term.negated, expr))
         out.append(conj)
     return out
@@ -367,3 +387,66 @@ def condition_text(directive) -> str:
     if cond is None:
         return ""
     return " ".join(directive.args[cond.index:])
+
+
+# -- transaction variables ------------------------------------------------------------------------
+
+_TRUE_VALUES = {"bool(true)", "bool(1)", "int(1)"}
+
+
+def collect_variables(lines) -> dict:
+    """`http-request set-var(txn.NAME) <expr> [if cond]` lines -> NAME: (expr, condition or None).
+
+    `lines` are (Directive, AclTable) pairs; a variable set by several lines maps to None."""
+    out: dict = {}
+    for d, acls in lines:
+        if d.key != "http-request" or len(d.args) < 2:
+            continue
+        m = re.fullmatch(r"set-var\((txn\.[\w.]+)\)", d.args[0])
+        if not m:
+            continue
+        cond = d.extra.get("condition")
+        value = (d.args[1], None if cond is None else condition_expr(cond, acls))
+        out[m.group(1)] = None if m.group(1) in out else value
+    return out
+
+
+def substitute(expr, variables: dict):
+    """Replace `var(txn.x)` tests by what set the variable, where that is known."""
+    if isinstance(expr, Term):
+        return _variable_term(expr, variables) if expr.var else expr
+    if isinstance(expr, Not):
+        return Not(substitute(expr.item, variables))
+    return type(expr)([substitute(i, variables) for i in expr.items])
+
+
+def _variable_term(term: Term, variables: dict):
+    entry = variables.get(term.var)
+    if entry is None:
+        return term
+    source, cond = entry
+    cond = _evaluated_earlier(cond) if cond is not None else None
+    words = term.text.split()[1:]
+    flags = term.flags.split() if term.flags else []
+    patterns = words[len(flags):] if words[:len(flags)] == flags else []
+    method = flags[flags.index("-m") + 1] if "-m" in flags and flags.index("-m") + 1 < len(flags) else None
+    if method in ("bool", "found") and not patterns:
+        if method == "found" or source.lower() in _TRUE_VALUES:
+            return cond if cond is not None else TRUE
+        return term
+    if not patterns:
+        return term
+    replaced = parse_acl([source] + flags + patterns, name=term.name)
+    if replaced.kind == "unknown":
+        return term
+    replaced = replace(replaced, request_only=False, text=term.text)
+    return All([cond, replaced]) if cond is not None else replaced
+
+
+def _evaluated_earlier(expr):
+    """The same test, marked as decided when the request came in (so it holds in responses too)."""
+    if isinstance(expr, Term):
+        return replace(expr, request_only=False) if expr.request_only else expr
+    if isinstance(expr, Not):
+        return Not(_evaluated_earlier(expr.item))
+    return type(expr)([_evaluated_earlier(i) for i in expr.items])

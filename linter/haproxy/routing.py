@@ -15,6 +15,7 @@ route, and answers True, False, or None when it depends on the request.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Optional
 
 from linter.haproxy.conditions import Context, evaluate, kinds
@@ -112,10 +113,12 @@ def relative(expr, contexts: list, site) -> Optional[bool]:
 def relative_statuses(expr, contexts: list, site):
     """For a response rule's condition: (True/False/None, statuses or None for all).
 
-    A condition on `status` becomes a set of statuses where it holds for every probe request."""
+    It is evaluated as HAProxy does in response rules (tests on the request's path or headers
+    never match there). A condition on `status` becomes the set of statuses where it holds for
+    every probe request."""
+    contexts = [replace(ctx, phase="response") for ctx in contexts or [site_context(site)]]
     if "status" not in kinds(expr):
         return relative(expr, contexts, site), None
-    contexts = contexts or [site_context(site)]
     statuses, unknown = set(), False
     for status in range(100, 600):
         values = set()

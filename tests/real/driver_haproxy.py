@@ -8,7 +8,10 @@ Textual, line by line (a real HAProxy parser is being written elsewhere); only t
   then the backend's name); TLS-to-upstream parameters (`ssl`, `verify`, `sni`, …) are dropped
   because the fake homeserver speaks plain HTTP.
 - global `daemon`, `chroot`, `user`, `group`, `pidfile`, `log`, `*-base`, dhparam and state files are
-  dropped; `stats socket` goes to the work dir; logging goes to stderr at level warning.
+  dropped; `stats socket` goes to the work dir; logging goes to stderr at level warning; a global
+  `maxconn` above 1000 becomes 1000 (HAProxy cannot raise the file limit here for 50000).
+- an `errorfile` that is not on this machine (the Docker image's /usr/local/etc/haproxy/errors/)
+  points at Debian's stock file of the same name in /etc/haproxy/errors/, when there is one.
 
 It runs in the foreground with `-db` (then HAProxy writes no pidfile; the harness uses the PID).
 HAProxy sends HTTP/1 header names in lower case: compare names case-insensitively.
@@ -32,6 +35,8 @@ SERVER_DROPPED = {"ssl": 0, "check-ssl": 0, "no-ssl-reuse": 0, "verify": 1, "ver
                   "crl-file": 1, "crt": 1, "sni": 1, "check-sni": 1, "alpn": 1, "npn": 1, "check-alpn": 1,
                   "ssl-min-ver": 1, "ssl-max-ver": 1, "ciphers": 1, "ciphersuites": 1, "resolvers": 1,
                   "resolve-prefer": 1, "resolve-opts": 1, "init-addr": 1, "namespace": 1}
+STOCK_ERRORS = "/etc/haproxy/errors"
+GLOBAL_MAXCONN = 1000
 HOST_ACL = re.compile(r"\b(?:req\.)?hdr(?:_dom|_end|_beg|_reg)?\(host\)|\bhost\b", re.I)
 DOMAIN = re.compile(r"^(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?$")
 
@@ -109,6 +114,9 @@ class _Editor:
         if self.section == "global":
             if key in GLOBAL_DROPPED:
                 return None
+            if key == "maxconn" and len(words) > 1 and words[1].isdigit() and int(words[1]) > GLOBAL_MAXCONN:
+                self.notes.append(f"maxconn {words[1]}: lowered to {GLOBAL_MAXCONN}")
+                return ["maxconn", str(GLOBAL_MAXCONN)]
             if key == "stats" and len(words) > 2 and words[1] == "socket":
                 self.counter += 1
                 return ["stats", "socket", str(self.workdir / f"admin{self.counter}.sock"), *words[3:]]
@@ -117,6 +125,11 @@ class _Editor:
             return words
         if key == "bind":
             return self._bind(words)   # in any section: a bind left alone would take a real port
+        if key == "errorfile" and len(words) > 2 and not (self.base / words[2]).exists():
+            stock = Path(STOCK_ERRORS) / Path(words[2]).name
+            if stock.is_file():
+                self.notes.append(f"errorfile {words[2]}: not here, Debian's {stock} used")
+                return ["errorfile", words[1], str(stock), *words[3:]]
         if key == "server" and len(words) > 2 and self.section in ("backend", "listen"):
             target = self.upstreams.target(words[2], self.section_name, words[1])
             return ["server", words[1], target, *self._server_params(words[3:])]
