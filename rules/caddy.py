@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from linter.model import MATRIX_PREFIXES
 from linter.rule import Finding, rule
-from linter.syntax import walk
 
 # Caddy 1 directives that standard Caddy 2 does not have, with what Caddy 2 uses instead. The
 # parser reports a whole file as Caddy 1 when it is one (`proxy /x backend`, `gzip`, `transparent`
@@ -94,21 +93,49 @@ def caddy_v1_directive(config):
     """
     if _is_v1_file(config):
         return
-    for site in config.tree.directives:
-        if site.name not in ("site", "named_route"):
-            continue
-        for d in walk(site.block or []):
-            if d.key in V1_DIRECTIVES:
-                yield Finding(f"`{d.name}` is a Caddy 1 directive: Caddy 2 refuses to load it; use "
-                              f"{V1_DIRECTIVES[d.key]}", d.span)
-            elif d.key == "tls" and d.args[:1] == ["off"]:
-                yield Finding("`tls off` is Caddy 1: Caddy 2 serves plain HTTP for an `http://` site "
-                              "address instead", d.span)
+    for d in _handler_directives(config.tree.directives):
+        if d.key in V1_DIRECTIVES and _v1_shape(d):
+            yield Finding(f"`{d.name}` is a Caddy 1 directive: Caddy 2 refuses to load it; use "
+                          f"{V1_DIRECTIVES[d.key]}", d.span)
+        elif d.key == "tls" and d.args[:1] == ["off"]:
+            yield Finding("`tls off` is Caddy 1: Caddy 2 serves plain HTTP for an `http://` site "
+                          "address instead", d.span)
+        elif d.key == "reverse_proxy":
+            for child in d.block or ():
+                if child.key in V1_PROXY_OPTIONS:
+                    yield Finding(f"`{child.name}` is a Caddy 1 proxy option: Caddy 2's reverse_proxy "
+                                  f"refuses it; use {V1_PROXY_OPTIONS[child.key]}", child.span)
+
+
+# Blocks whose lines are directives (elsewhere a block holds a directive's own options:
+# `encode { gzip }`, `file_server { browse }`, matcher definitions with `status`, ...).
+_DIRECTIVE_BLOCKS = {"handle", "handle_path", "route", "handle_errors", "handle_response"}
+
+
+def _handler_directives(top: list):
+    def inside(block):
+        for d in block or ():
+            if d.name.startswith("@"):
+                continue
+            yield d
+            if d.key in _DIRECTIVE_BLOCKS:
+                yield from inside(d.block)
             elif d.key == "reverse_proxy":
                 for child in d.block or ():
-                    if child.key in V1_PROXY_OPTIONS:
-                        yield Finding(f"`{child.name}` is a Caddy 1 proxy option: Caddy 2's reverse_proxy "
-                                      f"refuses it; use {V1_PROXY_OPTIONS[child.key]}", child.span)
+                    if child.key == "handle_response":
+                        yield from inside(child.block)
+    for d in top:
+        if d.name in ("site", "named_route"):
+            yield from inside(d.block)
+
+
+def _v1_shape(d) -> bool:
+    """Written the way Caddy 1 wrote it: `proxy /from to`, `internal /path`, `status 403 /path`."""
+    if d.key in ("proxy", "fastcgi", "internal"):
+        return bool(d.args) and d.args[0].startswith("/") and len(d.args) >= (1 if d.key == "internal" else 2)
+    if d.key in ("status", "ext", "mime", "limits"):
+        return bool(d.args)
+    return True
 
 
 def _chains(config):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from linter.caddy.matchers import Matcher, MatcherSet, inline, parse_definition
-from linter.caddy.order import sort_values
+from linter.caddy.order import go_stable_sort, sort_values
 from linter.syntax import Directive
 
 # Directives whose first argument may be a matcher token (RegisterHandlerDirective and the
@@ -89,6 +89,10 @@ class ChainBuilder:
     def site(self, body: list, definitions: Optional[dict] = None) -> SiteChain:
         values, errors = self._values(body, dict(definitions or {}))
         routes = self._subroute_routes(values, sort=True)
+        # httptype.go sorts the handle_errors blocks with "a block without status codes is not
+        # before one with codes", which is true for every other pair: Go's stable sort then
+        # reverses blocks that both have codes. Kept exact, since their order decides.
+        go_stable_sort(errors, lambda a, b: not (not a[0] and b[0]))
         return SiteChain(routes, errors, self.problems)
 
     def _values(self, body: list, definitions: dict):

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Optional
 
+from linter.caddy.chain import CRoute, Handler
 from linter.caddy.evaluate import walk
 from linter.caddy.matchers import ALL_METHODS, to_match
 from linter.model import Action, Condition, HeaderOp, Match, Route
@@ -307,19 +308,20 @@ def _error_answer(site, state) -> Optional[dict]:
         status = terminal.data.get("status") or 500
     else:
         return None
-    for codes, routes, _ in site.facts.get("chain_errors", ()):
-        if codes and not _status_listed(status, codes):
-            continue
-        inner = walk(routes, state.method, state.path, {}, site.facts.get("named_routes"))
-        if inner.terminal is None:
-            return {"status": status, "content_type": None, "ops": _error_ops(inner)}
-        data = inner.terminal.data
-        if inner.terminal.kind == "static_response" and data.get("kind") == "respond":
-            body = data.get("body")
-            code = data.get("status") or status
-            return {"status": code, "content_type": respond_content_type(body), "ops": _error_ops(inner)}
-        return {"status": status, "content_type": None, "ops": _error_ops(inner)}
-    return None
+    # Every handle_errors block for this status runs in turn, like routes, until one answers.
+    blocks = [CRoute(None, [Handler("subroute", d, routes=routes)])
+              for codes, routes, d in site.facts.get("chain_errors", ())
+              if not codes or _status_listed(status, codes)]
+    if not blocks:
+        return None
+    inner = walk(blocks, state.method, state.path, {}, site.facts.get("named_routes"))
+    answer = {"status": status, "content_type": None, "ops": _error_ops(inner)}
+    if inner.terminal is not None and inner.terminal.kind == "static_response" \
+            and inner.terminal.data.get("kind") == "respond":
+        body = inner.terminal.data.get("body")
+        answer["status"] = inner.terminal.data.get("status") or status
+        answer["content_type"] = respond_content_type(body) or None
+    return answer
 
 
 def _status_listed(status: int, codes: list) -> bool:
