@@ -301,8 +301,9 @@ def caddy_path_matcher_exact(config):
 def caddy_header_before_proxy(config):
     """## What it does
     Flags a `header` that sets a CORS header the homeserver also sends
-    (`Access-Control-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`, `-Max-Age`) without
-    deferring it, on requests proxied to the homeserver.
+    (`Access-Control-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`, `-Max-Age`) on
+    requests proxied to the homeserver, when Caddy applies it before the proxy and the
+    homeserver's copy is kept.
 
     ## Why is this bad?
     Caddy runs `header` before `reverse_proxy` whatever the order in the file. The proxy then
