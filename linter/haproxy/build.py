@@ -239,6 +239,8 @@ class _Builder:
         reach = Reach(site)
         ctx0 = site_context(site)
         for step in steps:
+            if site.routes and evaluate(site.routes[-1].facts["haproxy_test"], ctx0) is True:
+                break           # the last route takes every request here: nothing after it is reached
             self._group += 1
             conj_lists = [disjuncts(d.extra.get("condition"), acls, self._vars) for d, acls in step.conds]
             combos = list(itertools.islice(itertools.product(*conj_lists), MAX_ROUTES_PER_RULE))

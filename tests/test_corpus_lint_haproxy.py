@@ -1,0 +1,43 @@
+"""The whole pipeline (parse, model, every rule) on every HAProxy file of the shared corpus.
+
+No input may produce a traceback: a file either lints or yields configuration errors. What the
+run found is printed (run with -s or -rP).
+"""
+import time
+import traceback
+from collections import Counter
+
+from corpus import rows
+from linter.engine import lint
+
+
+def test_every_haproxy_corpus_file_lints_without_a_traceback():
+    files = [r["abspath"] for r in rows(server="haproxy") if "/_templates/" not in r["local_path"]]
+    crashes, clean, codes = [], 0, Counter()
+    started = time.perf_counter()
+    for path in files:
+        try:
+            report = lint([path], server="haproxy")
+        except Exception:
+            crashes.append(f"{path}\n{traceback.format_exc()}")
+            continue
+        clean += not report.errors
+        codes.update(f.rule.code for f in report.findings)
+    elapsed = time.perf_counter() - started
+    print(f"\nhaproxy corpus: {len(files)} files in {elapsed:.1f} s, {clean} without configuration errors; "
+          f"findings by rule: {dict(sorted(codes.items()))}")
+    assert not crashes, crashes[:3]
+    assert len(files) > 500
+
+
+def test_matrix_corpus_findings_are_plausible():
+    """Matrix deployments in the wild trigger the HAProxy rules this tool exists for."""
+    files = [r["abspath"] for r in rows(server="haproxy", kind="matrix") if "/_templates/" not in r["local_path"]]
+    codes = Counter()
+    for path in files:
+        codes.update(f.rule.code for f in lint([path], server="haproxy").findings)
+    print(f"\nhaproxy Matrix corpus: {len(files)} files; findings by rule: {dict(sorted(codes.items()))}")
+    # The old matrix-docker-ansible-deploy examples: reqadd/rspadd (refused since 2.1), option
+    # forwardfor in defaults (spoofable X-Forwarded-For), http-response add-header of CORS.
+    for code in ("MPL805", "MPL803", "MPL405"):
+        assert codes[code], code
