@@ -17,6 +17,10 @@
   ("set"/"remove") but never reaches an error that Caddy writes itself (no `handle_errors`).
   `header_down` edits only the upstream's headers. `handle_errors` routes add their own headers
   to the proxy's error responses.
+- Content types: `respond` sends application/json for a JSON body, text/plain otherwise, and
+  none for an empty body; file_server sends the type of the file's extension and none for a
+  file without one (Go's sniffing is turned off). `Action.content_type == ""` means "Caddy
+  sends no Content-Type"; None means the model does not know.
 - Upstream requests: Caddy sends the client's URI untouched (it does not decode or merge
   slashes), HTTP/1.1, X-Forwarded-For/-Proto/-Host, and the client's Host (not to an https://
   upstream since v2.11); `handle_path`/`uri strip_prefix` remove a prefix, `rewrite`/`uri` change
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from linter.caddy.chain import ChainBuilder
+from linter.caddy.chain import ChainBuilder, CRoute, Handler
 from linter.caddy.evaluate import walk
 from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_samples, sample_paths
 from linter.caddy.order import directive_order
@@ -67,8 +71,6 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
         routes = chain.routes
         if block.paths:
             # `example.com/api/*`: the site's routes run only for these paths.
-            from linter.caddy.chain import CRoute, Handler
-
             sets = [MatcherSet([Matcher("path", list(block.paths), span=block.address_spans[0])],
                                " ".join(block.paths), block.address_spans[0])]
             routes = [CRoute(sets, [Handler("subroute", d, routes=chain.routes)])]
