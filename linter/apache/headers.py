@@ -16,8 +16,10 @@ into the entries it ends with, each an "add" HeaderOp pointing at the directive 
 Onsuccess operations stay operations (they act on headers only the upstream knows). `Content-Type`
 is special: `Header [always] set Content-Type` sets the response's one content type.
 
-Format strings: `%{Name}i` (a request header) becomes the model's `$http_name`, so the shared
-predictions and rules read it; other `%{…}` tags stay as written.
+Values: `expr=%{req:Origin}` (a value computed from the request header) becomes the model's
+`$http_origin`, and so does `%{VAR}e` when `SetEnvIf Origin "(.*)" VAR=$1` copies the whole
+header into VAR; the shared predictions and rules read those. Everything else stays as written:
+mod_headers has no `%{Name}i` (it is mod_log_config's syntax; measured, it prints `i=…`).
 """
 from __future__ import annotations
 
@@ -87,30 +89,52 @@ def read(d: Directive, extra_condition: Optional[str] = None) -> Optional[Header
     return HeaderLine(d, always, action, name, value, condition, early, extra_condition)
 
 
-def model_value(value: Optional[str]) -> Optional[str]:
-    """`%{Origin}i` → `$http_origin` (the model's request-header variable); the rest as written."""
+def model_value(value: Optional[str], reflected: Optional[dict] = None) -> Optional[str]:
+    """The value in the model's vocabulary: request headers as `$http_name` where Apache reads one."""
     if value is None:
         return None
-    return re.sub(r"%\{([A-Za-z0-9_-]+)\}i", lambda m: "$http_" + m.group(1).lower().replace("-", "_"), value)
+    if value[:5].lower() == "expr=":
+        m = re.fullmatch(r"\s*%\{(?:req|http|req_novary):([A-Za-z0-9_-]+)\}\s*", value[5:], re.I)
+        return "$http_" + m.group(1).lower().replace("-", "_") if m else value
+    for var, header in (reflected or {}).items():
+        value = value.replace("%{" + var + "}e", "$http_" + header.lower().replace("-", "_"))
+    return value
+
+
+def reflected_headers(directives: list) -> dict:
+    """{env var: request header} for `SetEnvIf[NoCase] Header "(.*)" VAR=$1`, which copy the whole
+    header (any value) into VAR. Allow-list regexes are not copies: they stay unknown."""
+    out: dict = {}
+    for d in directives:
+        if d.key not in ("setenvif", "setenvifnocase") or len(d.args) < 3:
+            continue
+        header, regex = d.args[0], d.args[1]
+        if regex not in ("(.*)", "^(.*)$", "(.+)", "^(.+)$", "^(.*)", "(.*)$", ".*", "^.*$", ".+"):
+            continue
+        for assignment in d.args[2:]:
+            var, sep, val = assignment.partition("=")
+            if sep and val in ("$0", "$1") and not header.lower().startswith(("remote_", "request_", "server_")):
+                out[var] = header
+    return out
 
 
 def source(d: Directive) -> str:
     return " ".join([d.name] + [f'"{a}"' if (not a or re.search(r"\s", a)) else a for a in d.args])
 
 
-def response_ops(lines: list, kind: str) -> list:
+def response_ops(lines: list, kind: str, reflected: Optional[dict] = None) -> list:
     """HeaderOps for one route, in the order the model applies them.
 
     `kind` is how the route answers: "proxy" (relayed from the upstream), "static" (a file Apache
     serves) or "generated" (a redirect, `[R=204]`, 403… that Apache makes itself). Onsuccess
     operations come first (they act on what the upstream sent), then the always table.
     """
-    ops = [op for line in lines if not line.always for op in _onsuccess_ops(line, kind)]
-    ops += _always_entries([line for line in lines if line.always])
+    ops = [op for line in lines if not line.always for op in _onsuccess_ops(line, kind, reflected)]
+    ops += _always_entries([line for line in lines if line.always], reflected)
     return ops
 
 
-def _onsuccess_ops(line: HeaderLine, kind: str) -> list:
+def _onsuccess_ops(line: HeaderLine, kind: str, reflected: Optional[dict] = None) -> list:
     if line.early or line.action in ("echo", "note"):
         return []
     # Relayed responses get them whatever their status; of the responses Apache makes itself,
@@ -118,7 +142,7 @@ def _onsuccess_ops(line: HeaderLine, kind: str) -> list:
     common = dict(span=line.directive.span, source=source(line.directive), condition=line.when,
                   on_proxied=True, on_generated=kind == "static",
                   statuses=SERVED_STATUSES if kind == "static" else None)
-    value = model_value(line.value)
+    value = model_value(line.value, reflected)
     action = line.action
     if action == "set":
         return [HeaderOp(line.name, value, "set", **common)]
@@ -138,14 +162,14 @@ def _onsuccess_ops(line: HeaderLine, kind: str) -> list:
     return [HeaderOp(line.name, None, "edit", **common)]
 
 
-def _always_entries(lines: list) -> list:
+def _always_entries(lines: list, reflected: Optional[dict] = None) -> list:
     """Fold the always table (empty at the start of every request) into what it ends with."""
     table: list = []        # [HeaderOp], each an "add" of one entry of err_headers_out
     for line in lines:
         if line.early or line.action in ("echo", "note"):
             continue
         key = line.key
-        value = model_value(line.value)
+        value = model_value(line.value, reflected)
         span, src = line.directive.span, source(line.directive)
         if line.when is not None:
             # Undecidable here: keep the operation itself, marked conditional.

@@ -206,7 +206,9 @@ def _build_route(model: ServerModel, res: Resolution) -> Route:
         kind = "generated"
     match = _route_match(handler, res)
     lines = _header_lines(server, res.locations, proxy, action)
-    ops = mod_headers.response_ops(lines, kind)
+    contexts = _contexts(server, res.locations)
+    reflected = mod_headers.reflected_headers([d for body in contexts for d in body])
+    ops = mod_headers.response_ops(lines, kind, reflected)
     ops += _force_type_ops(server, res.locations, kind, action)
     r = Route(match, action, _route_span(handler, res), ops, res.condition, next(_group_counter))
     r.access_restricted = access in ("restricted", "denied")

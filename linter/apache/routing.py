@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .resolve import resolve, route
+from .upstream import upstream_target
 from .uri import Refused, request_uri
 
 
@@ -27,11 +28,15 @@ def select_request(site, request):
     return route(model, res), res.unknowns
 
 
-def refusal(site, request) -> Optional[Refused]:
-    """The status Apache answers before any handler runs, if it does (None otherwise)."""
+def refusal(site, request, route=None) -> Optional[Refused]:
+    """The status Apache answers itself instead of handling the request as `route` says, if any:
+    404/400 from reading the raw path, 500 from a proxy target it cannot build."""
     model = site.facts["apache_model"]
     try:
         request_uri(request.raw_path, model.encoded_slashes)
+        proxy = route.facts.get("apache_proxy") if route is not None else None
+        if proxy is not None and route.action.kind == "proxy":
+            upstream_target(proxy, request.target, model.encoded_slashes)
     except Refused as refused:
         return refused
     return None

@@ -38,9 +38,9 @@ def upstream_target(rule: ProxyRule, raw_target: str, encoded_slashes: str = "of
     if rule.kind == "prefix":
         length = alias_match(uri, rule.pattern)
         if rule.nocanon and alias_match(raw_target, rule.pattern) == length:
-            out = rule.url_path + raw_target[length:]
+            out = _join(rule, raw_target[length:])
             return _drop_query(out) if rule.noquery else out
-        path = canonicalise(rule.url_path + uri[length:], encoded_slashes)
+        path = canonicalise(_join(rule, uri[length:]), encoded_slashes)
         return path + ("" if rule.noquery else suffix)
     rx = compile_regex(rule.pattern, not rule.nocase)
     if rx is None:
@@ -65,6 +65,17 @@ def upstream_target(rule: ProxyRule, raw_target: str, encoded_slashes: str = "of
     if rule.kind == "rewrite" and own_query is not None:
         return path + "?" + own_query
     return path + ("" if rule.noquery else suffix)
+
+
+def _join(rule: ProxyRule, rest: str) -> str:
+    """The target's path followed by the rest of the request; Refused(500) when they glue onto the
+    port (`ProxyPass / http://127.0.0.1:8008` sends `…:8008_matrix/…`, an invalid URL)."""
+    if rule.url_path:
+        return rule.url_path + rest
+    if rest and not rest.startswith(("/", "?")):
+        raise Refused(500, f"`{rule.directive.name}` target `{rule.url}` has no path: Apache appends "
+                           f"`{rest[:20]}` to the port and fails with 500")
+    return "/" + rest if not rest.startswith("/") else rest
 
 
 def _drop_query(target: str) -> str:
@@ -110,7 +121,11 @@ def classify(rule: ProxyRule, encoded_slashes: str) -> tuple:
             if not rule.matches(uri):
                 continue
             got = upstream_target(rule, sample, encoded_slashes)
-        except (Refused, ValueError):
+        except Refused as refused:
+            if refused.status == 500:
+                return "normalized", refused.reason
+            continue
+        except ValueError:
             continue
         if got != sample:
             changed = got

@@ -10,7 +10,7 @@ then only these directives are rewritten, everything else is copied as written:
 - certificates, logs, pid, runtime dir, mutexes → the work dir; `User nobody`/`Group nogroup`.
 - a prelude loads modules by absolute path: a config with its own LoadModule lines only gets an
   MPM if it has none; a snippet gets Debian's default modules plus proxy, proxy_http,
-  proxy_wstunnel, headers, rewrite, ssl, socache_shmcb, remoteip and http2.
+  proxy_wstunnel, headers, rewrite, ssl, socache_shmcb, remoteip, http2, expires and cache.
 
 The upstream sees the rewritten address in `Host` unless the config sets `ProxyPreserveHost On`.
 """
@@ -30,7 +30,7 @@ SYSTEM_FILES = ("mods-available/*", "conf-available/*", "magic")
 SNIPPET_MODULES = ["mpm_event", "access_compat", "alias", "auth_basic", "authn_core", "authn_file",
                    "authz_core", "authz_host", "authz_user", "deflate", "dir", "env", "filter", "mime",
                    "reqtimeout", "setenvif", "proxy", "proxy_http", "proxy_wstunnel", "headers", "rewrite",
-                   "socache_shmcb", "ssl", "remoteip", "http2"]
+                   "socache_shmcb", "ssl", "remoteip", "http2", "expires", "cache"]
 # Directives the prelude owns (dropped from the config) and ones that need files we do not have.
 DROPPED = {"serverroot", "pidfile", "defaultruntimedir", "mutex", "lockfile", "user", "group",
            "scoreboardfile", "coredumpdirectory", "namevirtualhost", "sslcertificatechainfile",
@@ -181,7 +181,7 @@ class _Editor:
     def _rewrite(self, line: str, words: list[str], key: str) -> str:
         work = self.workdir
         if key == "<virtualhost":
-            return self._virtual_host(words)
+            return self._virtual_host(line)
         if key == "</virtualhost>":
             self.vhost_ports = []
         elif key == "sslengine" and len(words) > 1 and words[1].lower() == "on":
@@ -217,8 +217,10 @@ class _Editor:
             return _swap(line.strip(), [(w, self._url(w)) for w in words[1:]])
         return line
 
-    def _virtual_host(self, words: list[str]) -> str:
-        addresses = " ".join(words[1:]).rstrip(">").split()
+    def _virtual_host(self, line: str) -> str:
+        # The header ends at the last '>' on the line; httpd ignores anything after it.
+        header = line.strip()
+        addresses = header[len("<VirtualHost"):header.rfind(">")].split()
         local = []
         self.vhost_ports = []
         for address in addresses:
@@ -306,5 +308,6 @@ def _swap(text: str, replacements: list[tuple[str, str]]) -> str:
 
 
 def _is_proxy_rule(words: list[str]) -> bool:
-    flags = unquote(words[-1]) if len(words) > 3 else ""
+    # RewriteRule pattern substitution [flags]: httpd ignores any words after the flags.
+    flags = unquote(words[3]) if len(words) > 3 else ""
     return flags.startswith("[") and bool(re.search(r"[\[,]\s*P\s*[,\]]", flags, re.I))
