@@ -26,6 +26,7 @@ from linter.matrix import annotate
 from linter.predict import outcomes
 from linter.select import Request, select
 from linter.trace import upstream_request_line
+from real.haproxy_helpers import fast_tls  # noqa: F401 (an autouse fixture)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "haproxy"
 NOT_RUNNABLE = {"haproxy-removed-keyword.bad.cfg"}     # HAProxy refuses it: that is what MPL805 says

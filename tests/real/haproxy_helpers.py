@@ -1,0 +1,76 @@
+"""Helpers shared by the HAProxy real-server tests (test_model_haproxy.py, test_rules_haproxy.py)."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+
+class _ReusedTlsContext:
+    """`ssl` for real.client with one client context for all requests.
+
+    `ssl.create_default_context()` loads the system's CA bundle, about 60 ms here, for every
+    request; the client turns verification off anyway. Reusing one context makes a TLS request
+    take a few milliseconds, which keeps these tests within their time budget."""
+
+    def __init__(self):
+        import ssl
+
+        self._ssl = ssl
+        self._context = None
+
+    def create_default_context(self):
+        if self._context is None:
+            self._context = self._ssl.create_default_context()
+        return self._context
+
+    def __getattr__(self, name):
+        return getattr(self._ssl, name)
+
+
+@pytest.fixture(autouse=True)
+def fast_tls(monkeypatch):
+    from real import client
+
+    monkeypatch.setattr(client, "ssl", _ReusedTlsContext())
+
+
+class SlowUpstream:
+    """An upstream that waits `delay` seconds before answering 200 (a /sync long-poll)."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.authority = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                time.sleep(self.delay)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                             b"Connection: close\r\n\r\n{}")
+            except OSError:
+                pass
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
