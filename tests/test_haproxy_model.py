@@ -499,3 +499,29 @@ def test_binds():
     assert [(l.address, l.port, l.tls, l.public) for l in config.sites[0].listens] == [
         ("::", 8448, True, True), ("unix:unix@/run/haproxy/matrix.sock", None, False, False),
         ("127.0.0.1", 8008, False, False), ("0.0.0.0", 80, False, True)]
+
+
+def test_default_backend_and_error_pages_from_defaults():
+    config = model("""
+        defaults
+            mode http
+            default_backend synapse
+            errorloc 503 https://status.example.org/
+        frontend fe
+            bind :80
+        backend synapse
+            http-error status 504 content-type application/json string '{"errcode": "M_UNKNOWN"}'
+            server s 127.0.0.1:8008
+        """, defaults=False)
+    (route,) = config.sites[0].routes
+    assert (route.action.upstream, route.span.line) == ("synapse", 3)
+    # errorloc answers a redirect instead of HAProxy's 503 page.
+    assert (route.facts["upstream_down_status"], route.facts["error_content_type"]) == (302, None)
+    from linter.haproxy.sections import error_content_type
+    assert error_content_type(504, [config.sites and _backend(config)], ".") == "application/json"
+
+
+def _backend(config):
+    from linter.haproxy.sections import read
+
+    return read(config.tree)[1]["synapse"]

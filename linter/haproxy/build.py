@@ -167,7 +167,8 @@ class _Builder:
         """The txn variables set by the frontend's and its backends' http-request rules, and the
         samples holding a request header (captures, variables set from `req.hdr()`)."""
         owners = [fe]
-        for d in fe.lines("use_backend", "default_backend"):
+        inherited = fe.setting("default_backend")
+        for d in fe.lines("use_backend", "default_backend") + ([inherited.directive] if inherited else []):
             if d.args and d.args[0] in self.backs:
                 owners.append(self.backs[d.args[0]])
         lines = [(d, o.acls) for o in owners for d in o.rules("http-request")]
@@ -203,7 +204,8 @@ class _Builder:
         for d in fe.lines("use_backend"):
             if d.args:
                 steps += self._backend_steps([(d, fe.acls)], d, d.args[0], fe, request_ops)
-        default = (fe.lines("default_backend") or [None])[-1]
+        inherited = fe.setting("default_backend")      # a defaults section may name it too
+        default = (fe.lines("default_backend") or [inherited.directive if inherited else None])[-1]
         if default is not None and default.args:
             steps += self._backend_steps([], default, default.args[0], fe, request_ops)
         elif fe.kind == "listen" and fe.servers:
@@ -300,9 +302,12 @@ class _Builder:
         route.facts.update({
             "haproxy_test": test, "haproxy_test_text": text or _guard_text(step),
             "frontend": fe.name, "backend": step.backend_name or None,
-            "upstream_http_version": "1.1", "upstream_down_status": 503,
+            "upstream_http_version": "1.1",
+            "upstream_down_status": sections.error_status(503, [step.backend, fe]),
             "error_content_type": sections.error_content_type(503, [step.backend, fe], self.base_dir),
             "haproxy_answered_by": step.where if step.final is not None else None,
+            # HAProxy sets no request body limit of its own: max_body_size stays None (unlimited).
+            "body_size_directive": None, "body_size_unseen_parent": False,
         })
         backend = step.backend
         route.facts["timeout_server"] = backend.setting("timeout server") if backend else None

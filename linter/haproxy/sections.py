@@ -107,8 +107,12 @@ def _inherit(proxy: Proxy, parent: Optional[Proxy]) -> None:
             ms = parse_time(args[1])
             if ms is not None:
                 proxy.settings[f"timeout {args[0].lower()}"] = Setting(ms, d)
-        elif key == "errorfile" and len(args) >= 2 and args[0].isdigit():
+        elif key in ("errorfile", "errorloc", "errorloc302", "errorloc303") and len(args) >= 2 and args[0].isdigit():
             proxy.errorfiles[int(args[0])] = d
+        elif key == "http-error" and len(args) >= 2 and args[0] == "status" and args[1].isdigit():
+            proxy.errorfiles[int(args[1])] = d
+        elif key == "default_backend" and args:
+            proxy.settings["default_backend"] = Setting(args[0], d)
 
 
 def _forwardfor(args: list) -> dict:
@@ -129,13 +133,27 @@ def parse_time(text: str) -> Optional[float]:
     return int(m.group(1)) * _UNITS[m.group(2) or "ms"]
 
 
+def error_status(status: int, proxies: list) -> int:
+    """The status HAProxy answers instead of `status`: `errorloc` turns its page into a redirect."""
+    for proxy in proxies:
+        d = proxy.errorfiles.get(status) if proxy is not None else None
+        if d is not None:
+            return {"errorloc": 302, "errorloc302": 302, "errorloc303": 303}.get(d.key, status)
+    return status
+
+
 def error_content_type(status: int, proxies: list, base_dir: str) -> Optional[str]:
     """The Content-Type HAProxy sends with its own `status` page: text/html for the built-in
-    pages, the file's own header for an `errorfile` that can be read here, None if unreadable."""
+    pages, the file's own header for an `errorfile` that can be read here (None if unreadable),
+    the `content-type` of an `http-error` rule, none for an `errorloc` redirect."""
     for proxy in proxies:
         if proxy is None or status not in proxy.errorfiles:
             continue
         d = proxy.errorfiles[status]
+        if d.key.startswith("errorloc"):
+            return None
+        if d.key == "http-error":
+            return d.args[d.args.index("content-type") + 1] if "content-type" in d.args[:-1] else None
         path = d.args[1]
         if not os.path.isabs(path):
             path = os.path.join(base_dir, path)

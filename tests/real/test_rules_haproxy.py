@@ -34,7 +34,10 @@ def test_mpl801_http_response_never_reaches_a_return(haproxy, fake_homeserver):
 def test_mpl802_add_header_sends_a_second_origin(haproxy, fake_homeserver):
     bad = haproxy(fixture("haproxy-cors-header-added-twice.bad.cfg"))
     for target in ("/.well-known/matrix/client", VERSIONS):
-        assert bad.request("GET", target, listen=443).header_values("Access-Control-Allow-Origin") == ["*", "*"]
+        response = bad.request("GET", target, listen=443)
+        assert response.header_values("Access-Control-Allow-Origin") == ["*", "*"]
+        # HTTP/1 header names come back lower-cased, whatever the config and Synapse wrote.
+        assert ("access-control-allow-origin", "*") in response.headers
     good = haproxy(fixture("haproxy-cors-header-added-twice.good.cfg"))
     for target in ("/.well-known/matrix/client", VERSIONS):
         assert good.request("GET", target, listen=443).header_values("Access-Control-Allow-Origin") == ["*"]
