@@ -343,3 +343,80 @@ def removed_keyword(config):
         fix = f"; use `{instead}` instead" if instead else "; remove it"
         since = f"since HAProxy {version}" if version else "by HAProxy 2.6"
         yield Finding(f"`{name}` is not supported {since}: HAProxy refuses to start{fix}", d.span)
+
+
+def _proxies(config):
+    from linter.haproxy.sections import read
+
+    fronts, backs = read(config.tree)
+    return list({id(p): p for p in fronts + list(backs.values())}.values())
+
+
+@rule("MPL806", "haproxy-response-rule-tests-request", "warning", servers=["haproxy"])
+def response_rule_tests_request(config):
+    """## What it does
+    Flags an `http-response` or `http-after-response` rule whose condition tests the request's
+    path, URL or headers (`path_beg /_matrix`, `hdr(host)`, `req.hdr(origin)`).
+
+    ## Why is this bad?
+    By the time response rules run, HAProxy no longer has the request line and headers. An ACL
+    on them never matches there (HAProxy 2.6 only warns "acl ... will never match"). A rule
+    meant to add CORS headers to the Matrix paths or the client well-known is then never
+    applied (`if`), or applied to everything (`unless`). Web clients then lose the header and
+    cannot discover the homeserver. Keep what the response rule needs in a variable while
+    the request is processed (`http-request set-var(txn.matrix) bool(true) if { path_beg
+    /_matrix }`) and test the variable, or answer from a backend of its own. The request
+    method (`METH_GET`) stays available and is not flagged.
+
+    ## Example
+    ```haproxy
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        acl wk_client path /.well-known/matrix/client
+        http-after-response set-header Access-Control-Allow-Origin "*" if wk_client
+        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}' if wk_client
+    ```
+
+    ## Use instead
+    ```haproxy
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        acl wk_client path /.well-known/matrix/client
+        http-request set-var(txn.wk_client) bool(true) if wk_client
+        http-after-response set-header Access-Control-Allow-Origin "*" if { var(txn.wk_client) -m bool }
+        http-request return status 200 content-type application/json string '{"m.homeserver": {"base_url": "https://matrix.example.org"}}' if wk_client
+    ```
+    """
+    from linter.haproxy.conditions import collect_variables, condition_expr, terms
+
+    proxies = _proxies(config)
+    variables = collect_variables([(d, p.acls) for p in proxies for d in p.rules("http-request")])
+    for proxy in proxies:
+        for d in proxy.lines("http-response", "http-after-response"):
+            cond = d.extra.get("condition")
+            if cond is None:
+                continue
+            for group in cond:
+                found = None
+                for term in group:
+                    expr = condition_expr(_single(cond, term), proxy.acls, variables)
+                    blind = [t for t in terms(expr) if t.request_only]
+                    if blind:
+                        found = (term, blind[0])
+                        break
+                if found is None:
+                    continue
+                term, blind = found
+                effect = "never applies" if cond.keyword == "if" and not term.negated else "may always apply"
+                what = f"`{blind.text}`" + (f" (ACL `{term.acl}`)" if isinstance(term.acl, str) else "")
+                yield Finding(f"{what} tests the request, which HAProxy cannot see in {d.name} rules: the ACL "
+                              f"never matches, so this rule {effect}; keep the answer in `http-request "
+                              f"set-var(txn.x)` and test `var(txn.x)`", term.span)
+                break
+
+
+def _single(condition, term):
+    """A one-term condition (`if <term>`) with the original's shape, to resolve one ACL alone."""
+    from linter.haproxy.acl import Condition
+
+    return Condition([[type(term)(False, term.acl, term.span)]], "if", condition.index, condition.span)

@@ -431,7 +431,10 @@ def _variable_term(term: Term, variables: dict):
     patterns = words[len(flags):] if words[:len(flags)] == flags else []
     method = flags[flags.index("-m") + 1] if "-m" in flags and flags.index("-m") + 1 < len(flags) else None
     if method in ("bool", "found") and not patterns:
-        if method == "found" or source.lower() in _TRUE_VALUES:
+        # Set from a constant, the variable exists exactly when its rule ran; set from a fetch
+        # (`req.hdr(x)`), only when the request had it: that the model does not know.
+        constant = re.match(r"(bool|int|str)\(", source.lower())
+        if method == "found" and constant or source.lower() in _TRUE_VALUES:
             return cond if cond is not None else TRUE
         return term
     if not patterns:

@@ -128,3 +128,18 @@ def test_mpl805_good_fixture_starts_and_lints_clean(haproxy, fake_homeserver):
     assert haproxy(path).request("GET", VERSIONS, listen=443).status == 200
     assert fake_homeserver.last().header("x-forwarded-proto") == "https"
     assert codes(path) == set() and "MPL805" in codes(fixture("haproxy-removed-keyword.bad.cfg"))
+
+
+def test_mpl806_response_rules_cannot_test_the_request(haproxy, fake_homeserver):
+    bad = haproxy(fixture("haproxy-response-rule-tests-request.bad.cfg"))
+    client = bad.request("GET", "/.well-known/matrix/client", listen=443)
+    assert client.status == 200 and client.header_values("Access-Control-Allow-Origin") == []
+    proxied = bad.request("GET", VERSIONS, listen=443, headers=[("Authorization", "Bearer x")])
+    assert proxied.header_values("Cache-Control") == []           # `if ... req.hdr()`: never
+    assert proxied.header_values("X-Frame-Options") == ["DENY"]   # `unless { path_beg }`: always
+    good = haproxy(fixture("haproxy-response-rule-tests-request.good.cfg"))
+    assert good.request("GET", "/.well-known/matrix/client", listen=443).header_values(
+        "Access-Control-Allow-Origin") == ["*"]
+    proxied = good.request("GET", VERSIONS, listen=443, headers=[("Authorization", "Bearer x")])
+    assert proxied.header_values("Cache-Control") == ["no-store"]
+    assert proxied.header_values("X-Frame-Options") == []
