@@ -43,15 +43,16 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from linter.haproxy import actions, sections
-from linter.haproxy.conditions import (ALL_METHODS, OTHER_HOST, All, Any, Context, Not, Term, collect_variables,
-                                       condition_expr, condition_text, disjuncts, evaluate, kinds, pattern_regex,
-                                       terms)
+from linter.haproxy.conditions import (OTHER_HOST, All, Not, collect_variables, condition_expr, condition_text,
+                                       disjuncts, evaluate, terms)
+from linter.haproxy.shapes import expr as _expr
+from linter.haproxy.shapes import has_unknown, shapes
 from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
-from linter.model import Action, Condition, Config, Listen, Match, Route, Site
+from linter.model import Action, Config, Listen, Route, Site
 from linter.syntax import Tree
 
 XFF = "x-forwarded-for"
-MAX_ROUTES_PER_RULE = 64
+MAX_ROUTES_PER_RULE = 64        # AND-group combinations of one rule's conditions
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
@@ -252,7 +253,8 @@ class _Builder:
                 whole = All([_expr(n, e) for n, e in conj] + step.guards)
                 if evaluate(whole, ctx0) is False:
                     continue
-                for match, test_conj, condition in self._shapes(conj, ctx0, text, step):
+                guarded = bool(step.guards) and has_unknown(step.guards, ctx0)
+                for match, test_conj, condition in shapes(conj, ctx0, text, step.directive.span, guarded):
                     test = All([_expr(n, e) for n, e in test_conj] + step.guards)
                     action, extra = self._action(step, fe)
                     route = self._route(site, fe, step, match, action, test, condition, text)
@@ -261,41 +263,6 @@ class _Builder:
                     self._complete(site, fe, step, route, extra, reach.contexts(route, index), request_ops)
         # What a request no route takes gets with HAProxy's 503: the frontend's http-after-response.
         site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True) if op.on_generated]
-
-    def _shapes(self, conj: list, ctx0: Context, text: str, step):
-        """(Match, conjuncts to test, Condition) for each route one AND-group gives."""
-        path_pos, path_neg, methods, unknown = [], [], [], []
-        for neg, expr in conj:
-            ks = kinds(expr) - {"const"}
-            if not ks:
-                continue
-            if ks <= {"host", "tls", "port"}:
-                if evaluate(_expr(neg, expr), ctx0) is None:
-                    unknown.append((neg, expr))
-            elif ks == {"path"}:
-                (path_neg if neg else path_pos).append(expr)
-            elif ks == {"method"}:
-                methods.append((neg, expr))
-            else:
-                unknown.append((neg, expr))
-        condition = None
-        span = step.directive.span
-        if unknown or step.guards and _has_unknown(step.guards, ctx0):
-            condition = Condition(text, None, span)
-        elif methods:
-            allowed = All([_expr(n, e) for n, e in methods])
-            condition = Condition(text, frozenset(m for m in ALL_METHODS
-                                                  if evaluate(allowed, Context(method=m)) is True), span)
-        alternatives = _flat_terms(path_pos[0]) if len(path_pos) == 1 else None
-        if alternatives is None or sum(len(t.patterns) for t in alternatives) > MAX_ROUTES_PER_RULE:
-            yield _composite_match(path_pos, path_neg, text), conj, condition
-            return
-        for t in alternatives:
-            for pattern in t.patterns:
-                alt = t.with_pattern(pattern)
-                test_conj = [(n, alt if e is path_pos[0] else e) for n, e in conj]
-                match = _simple_match(alt) if not path_neg else _composite_match([alt], path_neg, text)
-                yield match, test_conj, condition
 
     def _route(self, site, fe, step, match, action, test, condition, text) -> Route:
         route = Route(match, action, step.directive.span, condition=condition, group=self._group)
@@ -434,14 +401,6 @@ def _unconditional(d, guards: list) -> bool:
     return d.extra.get("condition") is None and not guards
 
 
-def _expr(negated: bool, expr):
-    return Not(expr) if negated else expr
-
-
-def _has_unknown(exprs: list, ctx0: Context) -> bool:
-    return any(evaluate(e, ctx0) is None and kinds(e) - {"path", "method", "const"} for e in exprs)
-
-
 def _step_text(step) -> str:
     parts = [condition_text(d) for d, _ in step.conds if d.extra.get("condition") is not None]
     return " and ".join(parts)
@@ -449,41 +408,3 @@ def _step_text(step) -> str:
 
 def _guard_text(step) -> str:
     return "an earlier `http-request allow` rule" if step.guards else ""
-
-
-def _flat_terms(expr) -> Optional[list]:
-    if isinstance(expr, Term):
-        return [expr]
-    if isinstance(expr, Any) and all(isinstance(i, Term) for i in expr.items):
-        return list(expr.items)
-    return None
-
-
-def _simple_match(t: Term) -> Match:
-    pattern = t.patterns[0]
-    text = f"{t.name}: " if t.name else ""
-    text += " ".join(w for w in (t.criterion, t.flags, pattern) if w) if t.criterion else t.text
-    kind = {"str": "exact", "beg": "prefix", "reg": "regex"}.get(t.how)
-    if kind is None:
-        return Match("regex", pattern_regex(t.how, pattern), not t.nocase, text=text)
-    return Match(kind, pattern, not t.nocase, text=text)
-
-
-def _composite_match(positive: list, negative: list, text: str) -> Match:
-    if not positive and not negative:
-        return Match("any", text=text or "(every request)")
-    parts = [f"(?=[\\s\\S]*?{_path_regex(e)})" for e in positive]
-    parts += [f"(?![\\s\\S]*?{_path_regex(e)})" for e in negative]
-    return Match("regex", "^" + "".join(parts), True, text=text)
-
-
-def _path_regex(expr) -> str:
-    """A regex that `search`es true exactly when a path-only expression holds."""
-    if isinstance(expr, Term):
-        alts = "|".join(pattern_regex(expr.how, p) for p in expr.patterns)
-        return f"(?i:{alts})" if expr.nocase else f"(?:{alts})"
-    if isinstance(expr, Any):
-        return "(?:" + "|".join(_path_regex(i) for i in expr.items) + ")"
-    if isinstance(expr, All):
-        return "(?:^" + "".join(f"(?=[\\s\\S]*?{_path_regex(i)})" for i in expr.items) + ")"
-    return f"(?:^(?![\\s\\S]*?{_path_regex(expr.item)}))"
