@@ -24,8 +24,12 @@ Headers. A proxied response gets the backend's then the frontend's `http-respons
 the backend's then the frontend's `http-after-response` rules; a response HAProxy makes itself
 (return, redirect, deny, 503/504) gets only the `http-after-response` rules (the backend's only
 once a backend was chosen). `set-header` replaces, `add-header` appends (a second value beside the
-upstream's), `del-header` removes. Rules whose condition depends on the request keep it as
-`HeaderOp.condition`; a condition on `status` becomes `HeaderOp.statuses`.
+upstream's), `del-header` removes. Response rules cannot see the request's path or headers: an
+ACL on them never matches there (HAProxy 2.6 only warns), so such a rule is dropped (`if`) or kept
+for everything (`unless`); a `var(txn.x)` set by an `http-request set-var` rule stands for what
+set it. Rules whose condition still depends on the request keep it as `HeaderOp.condition`; a
+condition on `status` becomes `HeaderOp.statuses`. Values keep HAProxy's log-format text, with
+request headers (`%[req.hdr(origin)]`, a capture, a variable holding one) spelled `$http_origin`.
 
 Upstream side. HAProxy forwards the request target as received and the client's Host, over
 HTTP/1.1. `http-request set-header/add-header/del-header` change the request headers; `option

@@ -184,6 +184,7 @@ def test_model_matches_haproxy_on_rule_fixtures(path, haproxy, fake_homeserver, 
     for port, tls, host in targets(config):
         compare(config, down, fake_homeserver, run, "GET", "/_matrix/client/versions", [], port, tls, host,
                 scenario="down")
+    print(f"\n{path.name}: {len(run.compared)} requests compared")
     assert run.compared, "nothing was compared"
 
 
