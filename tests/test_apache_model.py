@@ -373,3 +373,21 @@ def test_synapse_docs_example_only_trips_the_cross_server_host_rule_on_its_feder
     report = lint([row["abspath"]], server="apache")
     assert report.errors == []
     assert [(f.rule.code, f.span.line) for f in report.findings] == [("MPL403", 20)]
+
+
+def test_directory_sections_decide_access_to_files_not_to_proxied_requests():
+    config = model("""
+<Directory />
+    Require all denied
+</Directory>
+<Directory /srv/wk/>
+    Require all granted
+</Directory>
+""" + vhost("""
+    Alias /.well-known/matrix/server /srv/wk/server
+    Alias /.well-known/matrix/client /srv/other/client
+    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon"""))
+    assert pick(config, "/.well-known/matrix/server").action.kind == "static"
+    denied = pick(config, "/.well-known/matrix/client").action
+    assert (denied.kind, denied.status) == ("respond", 403)
+    assert pick(config, "/_matrix/x").access_restricted is False

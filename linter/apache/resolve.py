@@ -188,7 +188,6 @@ def _build_route(model: ServerModel, res: Resolution) -> Route:
     handler = res.handler
     server = model.server
     proxy = _as_proxy(handler)
-    access, access_directive = _access(server, res.locations)
     if proxy is not None:
         action = _proxy_action(model, proxy, res.locations)
         kind = "proxy"
@@ -201,6 +200,7 @@ def _build_route(model: ServerModel, res: Resolution) -> Route:
     else:
         action = _static_action(model, handler, res.locations)
         kind = "static" if action.kind == "static" else "generated"
+    access, access_directive = _access(server, res.locations, proxy, action)
     if access == "denied":
         action = Action("respond", access_directive.span, status=403, content_type=GENERATED_TYPE)
         kind = "generated"
@@ -366,10 +366,13 @@ def _force_type_ops(server: Server, locations: tuple, kind: str, action: Action)
                      source=words(d))]
 
 
-def _access(server: Server, locations: tuple) -> tuple:
-    """("open" | "restricted" | "denied", the directive that decided)."""
+def _access(server: Server, locations: tuple, proxy: Optional[ProxyRule], action: Action) -> tuple:
+    """("open" | "restricted" | "denied", the directive that decided): the last context with access
+    directives wins (AuthMerging Off), <Proxy>/<Directory> before <Location>."""
     decided, directive = "open", None
-    for body in _contexts(server, locations):
+    contexts = _contexts(server, locations, proxy_url=proxy.url if proxy is not None else None,
+                         filename=_static_file(action))
+    for body in contexts:
         verdict = _access_of(body)
         if verdict is not None:
             decided, directive = verdict
