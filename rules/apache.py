@@ -188,7 +188,7 @@ def _federation_only(site) -> bool:
 
 def _last_written(site, route, name):
     """The `name` directive in effect for a route (server, main server, <Proxy>, <Location>s)."""
-    from linter.apache.resolve import setting
+    from linter.apache.routes import setting
 
     return setting(site.facts["apache_server"], route, name)
 

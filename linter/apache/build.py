@@ -20,7 +20,8 @@ from linter.model import Config, Listen, Site
 
 from . import headers as mod_headers
 from .handlers import rewrite_rules
-from .resolve import ServerModel, resolve, route, server_model
+from .resolve import ServerModel, resolve, server_model
+from .routes import route
 from .sections import Server, is_on, main_and_virtual_hosts
 from .upstream import literal_prefix
 
@@ -51,7 +52,7 @@ def _has_handlers(server: Server) -> bool:
 
 def _site(server: Server, notes: list, listens: Optional[list] = None) -> Site:
     vhost = server.directive
-    model = server_model(server, notes)
+    model = server_model(server)
     names = []
     name_d = server.last("servername", inherit=False)
     if name_d is not None and name_d.args:

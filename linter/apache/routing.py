@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .resolve import resolve, route
+from .resolve import resolve
+from .routes import route
 from .upstream import upstream_target
 from .uri import Refused, request_uri
 

@@ -19,7 +19,6 @@ Three steps decide what the upstream receives:
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # ap_proxy_canonenc(enc_path): kept as they are besides letters and digits; '/' is "reserved".
