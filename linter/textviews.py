@@ -42,7 +42,8 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
     for o in doc["outcomes"]:
         out.append(f"\n{o['status']} {_WHEN.get(o['when'], o['when'])}:")
         for h in o["headers"]:
-            src = "from the upstream" if h["path"] is None else f"{h['path']}:{h['line']}"
+            src = (f"{h['path']}:{h['line']}" if h["path"] else
+                   "from the upstream" if h.get("from_upstream") else "the proxy's own")
             out.append(f"    {h['name']}: {h['value']}    ({src})")
         if not o["headers"]:
             out.append("    (no headers the model tracks)")

@@ -105,7 +105,8 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
     for out in outcomes(route, request, upstream_status=upstream_status, upstream_down=upstream_down):
         doc["outcomes"].append({
             "when": out.when, "status": out.status,
-            "headers": [{"name": h.name, "value": h.value, **_pos(h.span, short=True)} for h in out.headers],
+            "headers": [{"name": h.name, "value": h.value, **_pos(h.span, short=True),
+                         "from_upstream": h.from_upstream} for h in out.headers],
         })
         for note in out.notes:
             if note not in doc["unknowns"]:

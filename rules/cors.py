@@ -25,6 +25,14 @@ _FIX_ALWAYS = {
 }
 
 
+_FIX_REPLACE = {
+    "nginx": "hide the upstream's copy first (`proxy_hide_header`)",
+    "apache": "replace it in the onsuccess table (`Header set`, not `Header always set`)",
+    "haproxy": "replace it (`set-header`, not `add-header`)",
+    "caddy": "replace it after the proxy (`header >Name`, `defer`, or `header_down`)",
+}
+
+
 def _cors_ops(config):
     """Each CORS header operation the proxy adds once: on Matrix routes and at site level."""
     seen = set()
@@ -348,7 +356,8 @@ def cors_duplicate_origin(config):
                     seen.add(op.span)
                     yield Finding("Access-Control-Allow-Origin is appended to responses proxied from the "
                                   "homeserver, which sends its own: browsers see two values (`*, *`) and "
-                                  "reject them; drop this header or hide the upstream's copy first", op.span)
+                                  f"reject them; drop this header or {_FIX_REPLACE.get(config.server, 'replace the upstream value')}",
+                                  op.span)
 
 
 @rule("MPL107", "cors-credentials-with-wildcard", "error")

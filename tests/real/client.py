@@ -7,6 +7,7 @@ except what is documented on `http_request`.
 from __future__ import annotations
 
 import json
+import functools
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -89,16 +90,23 @@ def _bytes(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    # Building a default context loads the system CA store (~60 ms here); verification is off
+    # anyway (self-signed test certificates), so one context serves every request.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def send_raw(port: int, data: bytes, *, tls: bool = False, server_name: Optional[str] = None,
              address: str = "127.0.0.1", timeout: float = 5.0, head_only: bool = False) -> Response:
     """Send `data` as is and parse the response (interim 1xx responses are skipped)."""
     sock = socket.create_connection((address, port), timeout=timeout)
     try:
         if tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            sock = context.wrap_socket(sock, server_hostname=server_name)
+            sock = _tls_context().wrap_socket(sock, server_hostname=server_name)
         try:
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
