@@ -391,3 +391,12 @@ def test_directory_sections_decide_access_to_files_not_to_proxied_requests():
     denied = pick(config, "/.well-known/matrix/client").action
     assert (denied.kind, denied.status) == ("respond", 403)
     assert pick(config, "/_matrix/x").access_restricted is False
+
+
+def test_a_passthrough_rewrite_with_l_stops_rewriting_but_not_proxypass():
+    config = model(vhost("""
+    RewriteEngine On
+    RewriteRule ^/_matrix - [L]
+    RewriteRule ^/_matrix/(.*)$ http://127.0.0.1:8009/_matrix/$1 [P]
+    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon"""))
+    assert pick(config, "/_matrix/client/versions").action.upstream == "http://127.0.0.1:8008"
