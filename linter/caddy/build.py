@@ -36,7 +36,7 @@ from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_sample
 from linter.caddy.order import directive_order
 from linter.caddy.sites import GlobalOptions, site_blocks
 from linter.caddy import routes as route_factory
-from linter.model import Config, Site
+from linter.model import Config, Listen, Site
 from linter.syntax import Tree
 
 PROBE_PATHS = (
@@ -78,10 +78,28 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
                            "block": block, "index": {}})
         _enumerate(site)
         config.sites.append(site)
+    _no_site_for_other_hosts(config)
     for d, problem in chains.problems:
         config.notes.append(f"{d.span}: {problem}")
     config.options.setdefault("caddy_order", order)
     return config
+
+
+def _no_site_for_other_hosts(config: Config) -> None:
+    """Caddy has no default server: on a port without a host-less site, a request for another
+    host matches no route and gets an empty 200. An empty catch-all site per such port says so
+    (linter.select would otherwise fall back to the port's first site, as nginx does)."""
+    ports: dict = {}
+    for site in config.sites:
+        for listen in site.listens:
+            ports.setdefault(listen.port, []).append(listen)
+    for port, listens in ports.items():
+        if port is None or any(l.default for l in listens):
+            continue
+        site = Site("caddy", names=[], listens=[Listen(port, None, any(l.tls for l in listens), default=True)],
+                    selection="caddy", facts={"chain": [], "chain_errors": [], "named_routes": {}, "index": {},
+                                              "no_site": True})
+        config.sites.append(site)
 
 
 def _enumerate(site: Site) -> None:

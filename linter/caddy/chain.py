@@ -44,12 +44,23 @@ NOT_ROUTES = {"bind", "tls", "log"}
 MUTUALLY_EXCLUSIVE = ("handle", "rewrite", "root")
 
 
-@dataclass
+@dataclass(eq=False)
 class Handler:
     kind: str
     directive: Directive
     data: dict = field(default_factory=dict)
     routes: Optional[list] = None         # subroute: its CRoutes
+
+    @property
+    def span(self):
+        return self.directive.span
+
+    def text(self) -> str:
+        """For checks whose outcome the request alone does not decide (authentication)."""
+        if self.kind == "authentication":
+            return f"{self.directive.name} refuses the request (no valid credentials)"
+        upstream = (self.data.get("upstreams") or ["?"])[0]
+        return f"forward_auth {upstream} refuses the request"
 
 
 @dataclass
@@ -369,6 +380,8 @@ def reverse_proxy_data(d: Directive, args: list) -> dict:
     tls = False
     handle_response = False
     rewrite = None
+    health = dynamic = False
+    transport = None
     for child in d.block or ():
         key = child.key
         if key == "to":
@@ -378,15 +391,28 @@ def reverse_proxy_data(d: Directive, args: list) -> dict:
         elif key == "header_down" and child.args:
             header_down.append(header_op(child.args[0], child.args[1:], child, response=False))
         elif key == "transport":
+            special = [c.name for c in child.block or () if c.key in _TRANSPORT_SPECIAL]
+            if child.args[:1] not in ([], ["http"]) or special:
+                transport = " ".join(child.args[:1] + special)
             tls = tls or any(c.key in ("tls", "tls_server_name", "tls_insecure_skip_verify", "tls_trust_pool",
                                        "tls_trusted_ca_certs", "tls_client_auth") for c in child.block or ())
         elif key in ("handle_response", "@" ) or key.startswith("@"):
             handle_response = handle_response or key == "handle_response"
         elif key == "rewrite" and child.args:
             rewrite = child.args[0]
+        elif key.startswith("health_") and key not in ("health_follow_redirects",):
+            health = True
+        elif key == "dynamic":
+            dynamic = True
     tls = tls or any(u.lower().startswith("https://") for u in upstreams)
+    if any(u.lower().startswith("h2c://") for u in upstreams):
+        transport = "h2c"
     return {"upstreams": upstreams, "header_up": header_up, "header_down": header_down, "tls": tls,
-            "handle_response": handle_response, "rewrite": rewrite}
+            "handle_response": handle_response, "rewrite": rewrite, "health_checks": health, "dynamic": dynamic, "transport": transport}
+
+
+# Transport options that change how (or whether) the upstream is reached over HTTP/1.1.
+_TRANSPORT_SPECIAL = {"versions", "local_address", "network_proxy", "forward_proxy_url", "proxy_protocol"}
 
 
 def consolidate(routes: list) -> list:

@@ -37,6 +37,7 @@ class Walk:
     assumed: list = field(default_factory=list)        # undecidable matchers taken as true
     unknowns: list = field(default_factory=list)       # undecidable matchers taken as false
     skipped_blocks: list = field(default_factory=list)  # undecided routes that would refuse
+    notes: list = field(default_factory=list)          # what else the request's fate depends on
 
     def key(self, pattern) -> tuple:
         return (id(self.terminal), tuple(id(op) for _, op in self.response_ops),
@@ -129,14 +130,24 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
         if h.data.get("root"):
             state.root = h.data["root"]
         return False
-    if kind == "authentication":
+    if kind == "authentication" or kind == "reverse_proxy" and h.data.get("forward_auth"):
+        # Whether the check lets the request through depends on its credentials (or on the
+        # auth service): by default it does; `assume[id(h)] = True` is the refusal.
+        if assume.get(id(h)):
+            if h not in state.assumed:
+                state.assumed.append(h)
+            state.terminal = h
+            state.terminal_route = route
+            return True
+        if h not in state.unknowns:
+            state.unknowns.append(h)
         state.auth.append(h)
         return False
     if kind == "request_body":
         state.body_limit = h
         return False
-    if kind == "reverse_proxy" and h.data.get("forward_auth"):
-        state.auth.append(h)
+    if kind == "intercept":
+        state.notes.append(f"{h.directive.span}: intercept may replace the response")
         return False
     if kind == "file_server" and h.data.get("pass_thru"):
         return False
@@ -148,6 +159,8 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
     if kind in ANSWERS:
         state.terminal = h
         state.terminal_route = route
+        if kind == "reverse_proxy":
+            state.notes.extend(proxy_notes(h))
         return True
     return False
 
@@ -182,3 +195,18 @@ def rewrite_path(data: dict, path: str) -> str:
             return path     # depends on the file system or other placeholders: keep the path
         return target if target.startswith("/") else path
     return path
+
+
+def proxy_notes(h) -> list:
+    """What decides a reverse_proxy's answer besides the upstream's response."""
+    notes = []
+    where = h.directive.span
+    if not h.data.get("upstreams") and not h.data.get("dynamic"):
+        notes.append(f"{where}: reverse_proxy has no upstream here (an unset {{$VARIABLE}}?): Caddy answers 503")
+    if h.data.get("health_checks"):
+        notes.append(f"{where}: active health checks decide whether an upstream is available (else 503)")
+    if h.data.get("transport"):
+        notes.append(f"{where}: reverse_proxy transport `{h.data['transport']}`: not plain HTTP/1.1 to the upstream")
+    if h.data.get("handle_response"):
+        notes.append(f"{where}: handle_response replaces some upstream responses")
+    return notes

@@ -15,6 +15,7 @@ from linter.model import Action, Condition, HeaderOp, Match, Route
 
 MATRIX_STRIP = ("/_matrix", "/_synapse")
 CLIENT_HOST = "{http.request.hostport}"
+PLACEHOLDER = re.compile(r"\{[\w.$:\-\[\]]+\}")      # {http.request.uri}, {env.HOST}, {args[0]}
 UPSTREAM_HOST = {"{upstream_hostport}", "{http.reverse_proxy.upstream.hostport}", "{upstream_host}",
                  "{http.reverse_proxy.upstream.host}"}
 CLIENT_HOST_VALUES = {"{host}", "{hostport}", "{http.request.host}", "{http.request.hostport}"}
@@ -64,7 +65,7 @@ def add_route(site, key: tuple, state, methods: Optional[frozenset]) -> Route:
         route.max_body_size = size
         route.facts["body_size_directive"] = setting if size is not None else None
     route.access_restricted = bool(state.auth) or bool(state.skipped_blocks) or any(
-        m.kind in ("remote_ip", "client_ip") for m in state.assumed)
+        m.kind in ("remote_ip", "client_ip", "authentication") for m in state.assumed)
     site.routes.append(route)
     site.facts["index"][key] = route
     return route
@@ -98,7 +99,7 @@ def _action(state, match: Match, errors: Optional[dict]) -> Action:
     h = state.terminal
     d = h.directive
     data = h.data
-    if h.kind == "reverse_proxy":
+    if h.kind == "reverse_proxy" and not data.get("forward_auth"):
         return _proxy_action(state, h, match)
     if h.kind == "static_response":
         kind = data.get("kind")
@@ -117,6 +118,10 @@ def _action(state, match: Match, errors: Optional[dict]) -> Action:
         return Action("respond", d.span, status=status, body=None, content_type=ct)
     if h.kind == "file_server":
         return Action("static", d.span, root=state.root, content_type=_file_type(match))
+    if h.kind == "authentication":
+        return Action("respond", d.span, status=401, body=None, content_type="")
+    if h.kind == "reverse_proxy" and data.get("forward_auth"):
+        return Action("respond", d.span, status=None)     # the auth service's own answer
     return Action("none", d.span)
 
 
@@ -124,6 +129,8 @@ def respond_content_type(body: Optional[str]) -> str:
     """What `respond` sends when nothing set a Content-Type (caddyhttp/staticresp.go); "" for none."""
     if not body:
         return ""
+    if not PLACEHOLDER.sub("", body).strip():
+        return None          # only placeholders: empty or not, Caddy decides at run time
     text = body.strip()
     if len(text) > 2 and (text[0] == "{" and text[-1] == "}" or text[0] == "[" and text[-1] == "]"):
         try:
@@ -213,7 +220,7 @@ def _headers(state, action: Action, errors: Optional[dict]) -> list:
     terminal = state.terminal
     answered_by_handler = terminal.kind == "static_response" and terminal.data.get("kind") != "abort"
     ops: list = []
-    if terminal.kind == "reverse_proxy":
+    if action.kind == "proxy":
         for op in terminal.data.get("header_down", ()):
             made = _op(op, deferred=True, on_generated=False)
             if made is not None:
@@ -302,7 +309,7 @@ def _require_statuses(h) -> Optional[frozenset]:
 def _error_answer(site, state) -> Optional[dict]:
     """What `handle_errors` makes of the error this way can end in (502 from the proxy, `error`)."""
     terminal = state.terminal
-    if terminal.kind == "reverse_proxy":
+    if terminal.kind == "reverse_proxy" and not terminal.data.get("forward_auth"):
         status = 502
     elif terminal.kind == "error":
         status = terminal.data.get("status") or 500
@@ -348,7 +355,7 @@ def _error_ops(inner) -> list:
 def select(site, method: str, path: str):
     """(route, unknown conditions) for a request: walk the chain and find that way's route."""
     state = walk(site.facts["chain"], method, path, {}, site.facts.get("named_routes"))
-    unknowns = [m.text() for m in state.unknowns]
+    unknowns = [m.text() for m in state.unknowns] + state.notes
     if state.terminal is None:
         return None, unknowns
     key = key_of(state)
