@@ -10,6 +10,14 @@
   the configuration names and by the Matrix probes, and `linter.apache.routing` builds any other
   on demand. Selection is `Site.selection = "apache"`.
 - Headers follow mod_headers' two tables (headers.py); URIs follow mod_proxy (uri.py, upstream.py).
+
+Facts for Apache rules and tests: `Site.facts["apache_model"]` (resolve.ServerModel: handlers,
+AllowEncodedSlashes), `["apache_server"]` (sections.Server), `["snippet"]` (a main server read
+from a file without <VirtualHost>); `Route.facts["apache_handler"]`, `["apache_proxy"]` (the
+ProxyRule, for upstream.upstream_target), `["apache_locations"]`, `["apache_excluded"]` (the
+`ProxyPass … !` that stopped proxying) and `["encoded_slashes"]`, besides the shared ones.
+Request-level answers the shared predictions cannot see (404 for `%2F`, a 500 for a target
+without path) come from `routing.refusal(site, request, route)`.
 """
 from __future__ import annotations
 
