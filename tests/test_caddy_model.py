@@ -515,3 +515,22 @@ def test_selection_through_the_shared_select():
     assert sel.site.names == ["example.org"] and sel.route.action.kind == "respond"
     sel = select(config, Request.from_url("GET", "https://matrix.example.org/_matrix/client/versions"))
     assert sel.route.serves_matrix() and sel.route.facts["selected_for_matrix"]
+
+
+def test_model_routes_are_listed_in_the_order_caddy_tries_them():
+    config = model("""
+        matrix.example.org {
+        	file_server
+        	reverse_proxy /_matrix/* localhost:8008
+        	handle /.well-known/matrix/* {
+        		respond /.well-known/matrix/server `{"m.server": "matrix.example.org:443"}`
+        	}
+        	redir /old /new
+        }
+        """)
+    kinds = []
+    for route in config.sites[0].routes:
+        if route.action.kind not in kinds:
+            kinds.append(route.action.kind)
+    # redir, then handle, then reverse_proxy, then file_server (Caddy's directive order)
+    assert kinds == ["redirect", "respond", "proxy", "static"]

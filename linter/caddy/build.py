@@ -125,8 +125,29 @@ def _enumerate(site: Site) -> None:
                 for m in state.unknowns:
                     if id(m) not in assume and len(queue) < MAX_ASSUMPTIONS:
                         queue.append({**assume, id(m): True})
-    for key, (state, covered) in seen.items():
+    # Routes in the order Caddy tries their answering handlers (depth first through the chain).
+    position = _handler_positions(routes, named)
+    ordered = sorted(seen.items(), key=lambda item: position.get(id(item[1][0].terminal), len(position)))
+    for key, (state, covered) in ordered:
         route_factory.add_route(site, key, state, frozenset(covered))
+
+
+def _handler_positions(routes: list, named: dict) -> dict:
+    positions: dict = {}
+    invoked: set = set()
+
+    def visit(rs):
+        for r in rs:
+            for h in r.handlers:
+                positions.setdefault(id(h), len(positions))
+                if h.routes:
+                    visit(h.routes)
+                name = h.data.get("name") if h.kind == "invoke" else None
+                if name in named and name not in invoked:     # named routes may invoke each other
+                    invoked.add(name)
+                    visit(named[name])
+    visit(routes)
+    return positions
 
 
 def _methods_named(routes: list) -> set:
