@@ -136,7 +136,8 @@ class HeaderOp:
     """One response header operation.
 
     mode: "add" appends (a value the upstream sent stays: two headers), "set" replaces any value
-    already there, "remove" deletes the header. `statuses` None means every status.
+    already there, "join" appends to an existing header's value with ", " (one header: Apache's
+    `Header append`), "remove" deletes the header. `statuses` None means every status.
     `on_proxied`: applies to responses relayed from the upstream; `on_generated`: applies to
     responses the proxy makes itself (its own answers, redirects, and its errors such as 413/502).
     """
@@ -149,6 +150,9 @@ class HeaderOp:
     on_proxied: bool = True
     on_generated: bool = True
     condition: Optional[str] = None      # undecidable condition as written (Apache env=, expr=, ...)
+    # Servers differ on a value that comes out empty: nginx adds nothing, Apache and HAProxy
+    # send an empty header.
+    keep_empty: bool = False
     source: str = ""                     # the directive as written, for messages
 
     @property

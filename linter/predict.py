@@ -121,9 +121,16 @@ def _apply(out: Outcome, op, request: Request) -> None:
         out.notes.append(f"{op.name}: only when {op.condition}")
     if op.mode in ("set", "remove"):
         out.headers = [h for h in out.headers if h.name.lower() != op.key]
-    if op.mode in ("add", "set") and op.value is not None:
+    if op.mode in ("add", "set", "join") and op.value is not None:
         value = expand(op.value, request)
-        if value:   # nginx adds nothing when the value comes out empty
+        if not value and not op.keep_empty:   # nginx adds nothing when the value comes out empty
+            return
+        existing = [h for h in out.headers if h.name.lower() == op.key]
+        if op.mode == "join" and existing:
+            existing[-1].value = f"{existing[-1].value}, {value}"
+            existing[-1].span = op.span
+            existing[-1].from_upstream = False
+        else:
             out.headers.append(Header(op.name, value, op.span))
 
 

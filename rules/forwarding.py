@@ -1,12 +1,13 @@
 """Forwarding and limits: what the homeserver needs to know about the client, body sizes, exposure."""
 from __future__ import annotations
 
-from linter.matrix import ADMIN_PROBE, UPLOAD_PROBES, routes_for
+from linter.matrix import ADMIN_PROBE, CLIENT_PROBES, UPLOAD_PROBES, routes_for
 from linter.predict import upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import select_route
 
-MIN_BODY_SIZE = 1024 * 1024 * 10     # below 10 MiB federation transactions and uploads fail
+MIN_BODY_SIZE = 1024 * 1024 * 10
+FEDERATION_PORT = 8448     # below 10 MiB federation transactions and uploads fail
 
 
 def _proxied_matrix(config):
@@ -114,8 +115,10 @@ def forwarded_proto_missing(config):
 @rule("MPL403", "host-header-not-forwarded", "warning")
 def host_header_not_forwarded(config):
     """## What it does
-    Flags a route proxying Matrix traffic that does not pass the client's `Host` header on.
-    nginx sends the upstream's own name (`$proxy_host`) unless told otherwise.
+    Flags a route proxying the Matrix client API that does not pass the client's `Host` header
+    on. nginx sends the upstream's own name (`$proxy_host`) unless told otherwise. Routes that
+    only carry federation (a site listening only on 8448) are not flagged: federation does not
+    use Host.
 
     ## Why is this bad?
     Synapse compares the requested URL, built from `Host`, with `public_baseurl` for SSO. With
@@ -148,6 +151,13 @@ def host_header_not_forwarded(config):
     ```
     """
     for site, route in _proxied_matrix(config):
+        # Host matters for the client API (SSO, absolute URLs); federation requests do not use it,
+        # so a site that only listens on the federation port is not flagged.
+        if site.listens and all(l.port == FEDERATION_PORT for l in site.listens):
+            continue
+        client_groups = {r.group for r in routes_for(site, CLIENT_PROBES)}
+        if route.group not in client_groups:
+            continue
         host = route.action.request_headers.get("host")
         if host is None or "$proxy_host" in host:
             yield Finding("Matrix traffic is proxied without the client's Host header (the upstream gets "

@@ -244,6 +244,14 @@ def wellknown_client_invalid(config):
                           f"themselves", span)
 
 
+_DEFAULT_TYPE_HINT = {
+    "nginx": "the http block's default_type, text/plain unless set; add `default_type application/json` here",
+    "apache": "extensionless files get none; add `ForceType application/json` or `Header set Content-Type`",
+    "caddy": "add `header Content-Type application/json`",
+    "haproxy": "add `content-type application/json` to the return",
+}
+
+
 def _ok_outcome(route, path):
     request = Request("GET", "https", "localhost", 443, path)
     return outcomes(route, request)[0]
@@ -299,8 +307,8 @@ def wellknown_content_type(config):
             if types == ["application/json"]:
                 continue
             if not values and route.action.content_type is None and route.action.kind in ("respond", "static"):
-                yield Finding(f"{path} gets the http block's default_type, which this file does not show "
-                              f"(nginx's own default is text/plain); set `default_type application/json` here",
+                yield Finding(f"{path} gets a default content type this file does not set "
+                              f"({_DEFAULT_TYPE_HINT.get(config.server, 'set application/json explicitly')})",
                               span, severity="info")
             elif len(values) > 1:
                 yield Finding(f"{path} is sent with {len(values)} Content-Type headers ({', '.join(values)}): "
