@@ -148,7 +148,8 @@ def header_op(d, *, on_generated: bool, aliases: Optional[dict] = None) -> Optio
     verb, name = w[0].lower(), w[1]
     if verb in ("set-header", "add-header") and len(w) >= 3:
         return HeaderOp(name, model_value(w[2], aliases), "set" if verb == "set-header" else "add", d.span,
-                        on_proxied=True, on_generated=on_generated, source=source(d))
+                        on_proxied=True, on_generated=on_generated, source=source(d),
+                        keep_empty=True)   # HAProxy sends a header whose value came out empty
     if verb == "del-header":
         return HeaderOp(name, None, "remove", d.span, on_proxied=True, on_generated=on_generated,
                         source=source(d))
