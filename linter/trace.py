@@ -69,8 +69,24 @@ def _expand(expr: str, route: Route, request: Request) -> Optional[str]:
     return None if unknown else out
 
 
+def _hook(site, name: str):
+    """A front end's own answer for something the shared model cannot see (linter/<server>/routing.py)."""
+    if site is None or site.selection in ("nginx", "first-match"):
+        return None
+    import importlib
+
+    try:
+        module = importlib.import_module(f"linter.{site.selection}.routing")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, name, None)
+
+
 def trace(config: Config, request: Request, *, upstream_status=None, upstream_down=False) -> dict:
     sel = select(config, request)
+    by_request = _hook(sel.site, "select_request")
+    if by_request is not None:          # header conditions decided from the whole request
+        sel.route, sel.unknowns = by_request(sel.site, request)
     doc: dict = {
         "request": {"method": request.method, "url": f"{request.scheme}://{request.host}:{request.port}"
                     f"{request.target}", "headers": [{"name": n, "value": v} for n, v in request.headers]},
@@ -87,9 +103,17 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
                     **_pos(route.span)}
     action = route.action
     act: dict = {"kind": action.kind, **_pos(action.span)}
+    refusal = _hook(sel.site, "refusal")
+    refused = refusal(sel.site, request, route) if refusal is not None else None
+    if refused is not None:
+        doc["action"] = {**act, "refused": refused.reason}
+        doc["outcomes"].append({"when": "proxy", "status": refused.status, "headers": []})
+        doc["unknowns"].append(f"the server answers {refused.status} itself: {refused.reason}")
+        return doc
     if action.kind == "proxy":
         act["upstream"] = action.upstream
-        act["upstream_request_line"] = upstream_request_line(route, request)
+        own_line = _hook(sel.site, "upstream_request_line")
+        act["upstream_request_line"] = (own_line or upstream_request_line)(route, request)
         act["uri"] = action.uri
         if act["upstream_request_line"] is None:
             doc["unknowns"].append("the URI sent upstream is built at run time")

@@ -55,3 +55,26 @@ def test_routes_lists_every_route_in_order():
         ("/.well-known/matrix/", "respond", 33)]
     text = run("routes", str(EXAMPLES / "broken.conf")).output
     assert "-> proxy http://127.0.0.1:8008 (uri: replaced)" in text
+
+
+APACHE = """<VirtualHost *:443>
+    ServerName matrix.example.org
+    SSLEngine on
+    ProxyPreserveHost On
+    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon
+    ProxyPass /_synapse/client http://127.0.0.1:8008/_synapse/client
+</VirtualHost>
+"""
+
+
+def test_trace_on_apache_uses_its_own_uri_rules(tmp_path):
+    conf = tmp_path / "matrix.conf"
+    conf.write_text(APACHE)
+    # AllowEncodedSlashes is Off: httpd answers 404 for %2F before any ProxyPass.
+    doc = json.loads(run("trace", "--format", "json", str(conf),
+                         "GET https://matrix.example.org/_matrix/federation/v1/event/%24a%2Fb").output)
+    assert [o["status"] for o in doc["outcomes"]] == [404]
+    # Without %2F, nocanon passes the client's bytes: %24 stays encoded.
+    doc = json.loads(run("trace", "--format", "json", str(conf),
+                         "GET https://matrix.example.org/_matrix/federation/v1/event/%24a").output)
+    assert doc["action"]["upstream_request_line"] == "GET /_matrix/federation/v1/event/%24a HTTP/1.1"

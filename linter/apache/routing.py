@@ -29,6 +29,18 @@ def select_request(site, request):
     return route(model, res), res.unknowns
 
 
+def upstream_request_line(route, request) -> Optional[str]:
+    """The request line mod_proxy sends (HTTP/1.1), for `trace`; None for other actions."""
+    proxy = route.facts.get("apache_proxy")
+    if proxy is None or route.action.kind != "proxy":
+        return None
+    try:
+        target = upstream_target(proxy, request.target, route.facts.get("encoded_slashes", "off"))
+    except Refused:
+        return None
+    return f"{request.method} {target} HTTP/1.1"
+
+
 def refusal(site, request, route=None) -> Optional[Refused]:
     """The status Apache answers itself instead of handling the request as `route` says, if any:
     404/400 from reading the raw path, 500 from a proxy target it cannot build."""
