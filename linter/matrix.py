@@ -61,10 +61,10 @@ def wellknown_route(site: Site, path: str) -> Optional[Route]:
     route, _ = select_route(site, "GET", path)
     if route is None:
         return None
+    # Only a route written for the well-known counts: a catch-all `respond "Hello"` or a
+    # server-level return is not a delegation document.
     text = route.match.pattern + " " + route.match.text
-    if "well-known" in text or route.match.kind == "any" and route.action.kind == "respond":
-        return route
-    return None
+    return route if "well-known" in text else None
 
 
 def is_cors(name: str) -> bool:

@@ -21,7 +21,8 @@ _FIX_ALWAYS = {
     "nginx": "add `always` to the add_header",
     "apache": "use `Header always set`",
     "haproxy": "use `http-after-response set-header`",
-    "caddy": "set it in a way that also covers error responses (`handle_errors`)",
+    "caddy": "use a plain (not deferred) `header`, and drop the upstream's copy with "
+             "`header_down -Name` in reverse_proxy",
 }
 
 
@@ -29,7 +30,8 @@ _FIX_REPLACE = {
     "nginx": "hide the upstream's copy first (`proxy_hide_header`)",
     "apache": "replace it in the onsuccess table (`Header set`, not `Header always set`)",
     "haproxy": "replace it (`set-header`, not `add-header`)",
-    "caddy": "replace it after the proxy (`header >Name`, `defer`, or `header_down`)",
+    "caddy": "drop the upstream's copy with `header_down -Name` in reverse_proxy (a deferred `header` "
+             "would miss Caddy's own errors)",
 }
 
 
@@ -94,8 +96,12 @@ def cors_header_without_always(config):
             gaps.append("error responses (4xx/5xx)")
         if not op.on_generated:
             gaps.append("responses the proxy makes itself")
-        if not op.on_proxied:
+        # A homeserver sends CORS on its own responses: not covering those is no gap.
+        if not op.on_proxied and route is not None and route.action.kind == "proxy" \
+                and not upstream_is_homeserver(route):
             gaps.append("responses relayed from the upstream")
+        if not gaps:
+            continue
         fix = _FIX_ALWAYS.get(config.server, "apply it to every response")
         yield Finding(f"`{op.name}` is not added to {' or '.join(gaps)}: browsers then report a CORS "
                       f"error instead of the real status (413, 502, ...); {fix}", op.span)

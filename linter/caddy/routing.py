@@ -7,6 +7,8 @@ returned as unknown conditions, like the other policies do.
 """
 from __future__ import annotations
 
+from .upstream import upstream_request_line  # noqa: F401  (trace asks routing for it)
+
 
 def select_route(site, method: str, path: str):
     from linter.caddy.routes import select
