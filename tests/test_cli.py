@@ -184,3 +184,20 @@ def test_github_annotations(tmp_path):
     assert r.output.splitlines()[0].startswith(
         f"::error file={path},line=4,col=20,endLine=4,endColumn={end},title=MPL201 uri-canonicalised::proxy_pass has")
     assert run("check", "--format", "github", str(EXAMPLES / "clean.conf")).output == ""
+
+
+EXAMPLE_FILES = sorted(p for p in EXAMPLES.parent.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bundled_examples_clean_ones_are_clean_and_broken_ones_are_not(path):
+    from linter.engine import lint
+
+    report = lint([str(path)])
+    assert not report.errors
+    servers = {r.server for r in report.findings}
+    if "clean" in path.name:
+        assert report.findings == []
+    else:
+        assert servers == {path.parent.name}
+        assert any(r.severity == "error" for r in report.findings)
