@@ -110,6 +110,20 @@ def load_config(path: str, server: str, options: Options, report: Report):
 
 
 def run_rules(config, rules: list) -> list:
+    return _drop_superseded(_run(config, rules))
+
+
+def _drop_superseded(results: list) -> list:
+    """One defect, one finding: a server-specific rule's finding replaces the cross-server one."""
+    cover = set()
+    for r in results:
+        for code, scope in r.rule.supersedes:
+            cover.add((code, r.span.path, r.span.line if scope == "line" else None))
+    return [r for r in results
+            if (r.rule.code, r.span.path, r.span.line) not in cover and (r.rule.code, r.span.path, None) not in cover]
+
+
+def _run(config, rules: list) -> list:
     out = []
     for rule in rules:
         if not rule.applies_to(config.server):

@@ -61,6 +61,9 @@ class Rule:
     check: Callable = field(compare=False, repr=False)
     servers: Optional[frozenset] = None
     module: str = ""
+    # Cross-server codes this server-specific rule reports more precisely, with the scope in which
+    # its finding replaces theirs ("line": the same line, "file": anywhere in the same file).
+    supersedes: tuple = ()
 
     @property
     def docs(self) -> str:
@@ -82,7 +85,8 @@ class Rule:
         return self.check(config) or ()
 
 
-def rule(code: str, slug: str, severity: str, *, servers: Optional[Iterable[str]] = None):
+def rule(code: str, slug: str, severity: str, *, servers: Optional[Iterable[str]] = None,
+         supersedes: Optional[dict] = None):
     if not _CODE.match(code):
         raise ValueError(f"rule code {code!r} must look like MPL101")
     if not _SLUG.match(slug):
@@ -91,7 +95,8 @@ def rule(code: str, slug: str, severity: str, *, servers: Optional[Iterable[str]
         raise ValueError(f"rule severity {severity!r} must be one of {SEVERITIES}")
 
     def wrap(fn: Callable) -> Rule:
-        return Rule(code, slug, severity, fn, frozenset(servers) if servers else None, fn.__module__)
+        return Rule(code, slug, severity, fn, frozenset(servers) if servers else None, fn.__module__,
+                    tuple(sorted((supersedes or {}).items())))
 
     return wrap
 

@@ -25,7 +25,7 @@ def _site_span(site, route):
     return site.span or route.action.span or route.span
 
 
-@rule("MPL601", "apache-proxypass-without-nocanon", "error", servers=["apache"])
+@rule("MPL601", "apache-proxypass-without-nocanon", "error", servers=["apache"], supersedes={"MPL201": "line"})
 def proxypass_without_nocanon(config):
     """## What it does
     Flags a `ProxyPass` or `ProxyPassMatch` that proxies Matrix paths without the `nocanon`
@@ -130,7 +130,7 @@ def encoded_slashes_rejected(config):
                       f"NoDecode` in this virtual host{hint}", span)
 
 
-@rule("MPL603", "apache-proxy-preserve-host-off", "warning", servers=["apache"])
+@rule("MPL603", "apache-proxy-preserve-host-off", "warning", servers=["apache"], supersedes={"MPL403": "file"})
 def proxy_preserve_host_off(config):
     """## What it does
     Flags a virtual host that proxies the Matrix client API without `ProxyPreserveHost On`.
@@ -193,7 +193,7 @@ def _last_written(site, route, name):
     return setting(site.facts["apache_server"], route, name)
 
 
-@rule("MPL604", "apache-forwarded-proto-not-set", "warning", servers=["apache"])
+@rule("MPL604", "apache-forwarded-proto-not-set", "warning", servers=["apache"], supersedes={"MPL402": "file"})
 def forwarded_proto_not_set(config):
     """## What it does
     Flags a virtual host that proxies Matrix traffic without

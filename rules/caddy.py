@@ -178,7 +178,7 @@ def _path_patterns(config):
             yield from from_sets(r.matchers)
 
 
-@rule("MPL702", "caddy-matrix-prefix-stripped", "error", servers=["caddy"])
+@rule("MPL702", "caddy-matrix-prefix-stripped", "error", servers=["caddy"], supersedes={"MPL201": "line"})
 def caddy_matrix_prefix_stripped(config):
     """## What it does
     Flags `handle_path` or `uri strip_prefix` that removes a Matrix prefix (`/_matrix`,

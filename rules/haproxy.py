@@ -24,7 +24,7 @@ def _line(span) -> str:
     return f"line {span.line}" if span is not None else "?"
 
 
-@rule("MPL801", "haproxy-cors-on-generated-response", "error", servers=["haproxy"])
+@rule("MPL801", "haproxy-cors-on-generated-response", "error", servers=["haproxy"], supersedes={"MPL101": "line"})
 def cors_on_generated_response(config):
     """## What it does
     Flags an `Access-Control-*` header set with `http-response` on a route whose response
