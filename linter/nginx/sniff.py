@@ -8,7 +8,6 @@ site-address blocks). The file name only breaks ties (`nginx.conf`, `sites-enabl
 """
 from __future__ import annotations
 
-import os
 import re
 
 # A statement ending with `;` at the end of a line (a multi-line value ends that way too).

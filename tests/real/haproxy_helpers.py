@@ -5,36 +5,6 @@ import socket
 import threading
 import time
 
-import pytest
-
-
-class _ReusedTlsContext:
-    """`ssl` for real.client with one client context for all requests.
-
-    `ssl.create_default_context()` loads the system's CA bundle, about 60 ms here, for every
-    request; the client turns verification off anyway. Reusing one context makes a TLS request
-    take a few milliseconds, which keeps these tests within their time budget."""
-
-    def __init__(self):
-        import ssl
-
-        self._ssl = ssl
-        self._context = None
-
-    def create_default_context(self):
-        if self._context is None:
-            self._context = self._ssl.create_default_context()
-        return self._context
-
-    def __getattr__(self, name):
-        return getattr(self._ssl, name)
-
-
-@pytest.fixture(autouse=True)
-def fast_tls(monkeypatch):
-    from real import client
-
-    monkeypatch.setattr(client, "ssl", _ReusedTlsContext())
 
 
 class SlowUpstream:

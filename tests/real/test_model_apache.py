@@ -26,37 +26,14 @@ from linter.matrix import annotate
 from linter.model import Action, Route
 from linter.predict import outcomes
 from linter.select import Request, select_site
+from real.matrix_requests import MATRIX_REQUESTS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "apache"
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", re.I)
-PREFLIGHT = [("Origin", "https://app.element.io"), ("Access-Control-Request-Method", "PUT"),
-             ("Access-Control-Request-Headers", "authorization, content-type")]
-REQUESTS = [
-    ("GET", "/_matrix/client/versions", []),
-    ("OPTIONS", "/_matrix/client/versions", PREFLIGHT),
-    ("GET", "/_matrix/federation/v1/event/%24abc%2Fdef", []),
-    ("GET", "/_matrix/client/v3/profile/%40alice%3Aexample.org?x=%2F", []),
-    ("GET", "/_matrix//client/v3/rooms/%21r%3Ax//state", []),
+REQUESTS = MATRIX_REQUESTS + [
     ("GET", "/_matrix/client/v3/rooms/%21r%3Ax/./state/../members%20x", []),
     ("GET", "/_synapse/client/oidc/callback?code=a%2Fb", []),
-    ("GET", "/.well-known/matrix/server", []),
-    ("GET", "/.well-known/matrix/client", [("Origin", "https://app.element.io")]),
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_tls_context(monkeypatch):
-    """The harness client builds a TLS context (loading the system CA store, ~35 ms) per request;
-    hundreds of TLS requests here would spend most of the test doing that. Reuse one."""
-    import ssl
-    import types
-
-    from real import client
-
-    context = ssl.create_default_context()
-    shim = types.SimpleNamespace(**{k: getattr(ssl, k) for k in dir(ssl) if not k.startswith("__")})
-    shim.create_default_context = lambda *a, **k: context
-    monkeypatch.setattr(client, "ssl", shim)
 
 
 def model_of(text: str, path: str):

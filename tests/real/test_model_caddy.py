@@ -23,38 +23,14 @@ from linter.engine import front_end
 from linter.matrix import annotate
 from linter.predict import outcomes
 from linter.select import Request, select
+from real.matrix_requests import MATRIX_REQUESTS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "caddy"
-PREFLIGHT = [("Origin", "https://app.element.io"), ("Access-Control-Request-Method", "PUT"),
-             ("Access-Control-Request-Headers", "authorization, content-type")]
-REQUESTS = [
-    ("GET", "/_matrix/client/versions", []),
-    ("OPTIONS", "/_matrix/client/versions", PREFLIGHT),
-    ("GET", "/_matrix/federation/v1/event/%24abc%2Fdef", []),
-    ("GET", "/_matrix/client/v3/profile/%40alice%3Aexample.org?x=%2F", []),
-    ("GET", "/_matrix//client/v3/rooms/%21r%3Ax//state", []),
+REQUESTS = MATRIX_REQUESTS + [
     ("GET", "/_synapse/client/oidc/callback", []),
-    ("GET", "/.well-known/matrix/server", []),
-    ("GET", "/.well-known/matrix/client", [("Origin", "https://app.element.io")]),
 ]
 
 
-@pytest.fixture(autouse=True)
-def fast_tls_client(monkeypatch):
-    """Speed only: real/client.py leaves Nagle on, which costs ~45 ms of delayed ACK per TLS
-    request (reported to the harness owner); these tests set TCP_NODELAY on its sockets."""
-    import socket
-
-    import real.client as client
-
-    plain_connect = socket.create_connection
-
-    def connect(*args, **kwargs):
-        sock = plain_connect(*args, **kwargs)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-    monkeypatch.setattr(client.socket, "create_connection", connect)
 
 
 def model(path: Path):

@@ -18,19 +18,10 @@ from linter.matrix import annotate
 from linter.predict import outcomes
 from linter.select import Request, select
 from linter.trace import upstream_request_line
+from real.matrix_requests import MATRIX_REQUESTS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nginx"
-PREFLIGHT = [("Origin", "https://app.element.io"), ("Access-Control-Request-Method", "PUT"),
-             ("Access-Control-Request-Headers", "authorization, content-type")]
-REQUESTS = [
-    ("GET", "/_matrix/client/versions", []),
-    ("OPTIONS", "/_matrix/client/versions", PREFLIGHT),
-    ("GET", "/_matrix/federation/v1/event/%24abc%2Fdef", []),
-    ("GET", "/_matrix/client/v3/profile/%40alice%3Aexample.org?x=%2F", []),
-    ("GET", "/_matrix//client/v3/rooms/%21r%3Ax//state", []),
-    ("GET", "/.well-known/matrix/server", []),
-    ("GET", "/.well-known/matrix/client", [("Origin", "https://app.element.io")]),
-]
+REQUESTS = MATRIX_REQUESTS
 
 
 def model(path: Path):

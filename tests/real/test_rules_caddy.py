@@ -16,7 +16,6 @@ def fixture(name: str) -> Path:
     return FIXTURES / name
 
 
-from real.test_model_caddy import fast_tls_client  # noqa: E402,F401  (autouse: TCP_NODELAY)
 
 
 def test_mpl701_caddy_2_refuses_v1_leftovers(caddy):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from linter.engine import lint
-from real.haproxy_helpers import SlowUpstream, fast_tls  # noqa: F401 (fast_tls: an autouse fixture)
+from real.haproxy_helpers import SlowUpstream
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "haproxy"
 VERSIONS = "/_matrix/client/versions"

@@ -1,0 +1,17 @@
+"""The requests every differential test sends: what matters to a Matrix client and to federation.
+
+GET and CORS preflight on the client API, federation paths whose bytes must survive the proxy
+(`%2F`, `%40`, `//`), and both well-known documents.
+"""
+PREFLIGHT = [("Origin", "https://app.element.io"), ("Access-Control-Request-Method", "PUT"),
+             ("Access-Control-Request-Headers", "authorization, content-type")]
+
+MATRIX_REQUESTS = [
+    ("GET", "/_matrix/client/versions", []),
+    ("OPTIONS", "/_matrix/client/versions", PREFLIGHT),
+    ("GET", "/_matrix/federation/v1/event/%24abc%2Fdef", []),
+    ("GET", "/_matrix/client/v3/profile/%40alice%3Aexample.org?x=%2F", []),
+    ("GET", "/_matrix//client/v3/rooms/%21r%3Ax//state", []),
+    ("GET", "/.well-known/matrix/server", []),
+    ("GET", "/.well-known/matrix/client", [("Origin", "https://app.element.io")]),
+]
