@@ -3,31 +3,18 @@
 No input may produce a traceback: a file either lints or yields configuration errors. What the
 run found is printed (run with -s or -rP).
 """
-import time
-import traceback
 from collections import Counter
 
-from corpus import rows
+from corpus import lint_every_file, rows
 from linter.engine import lint
 
 
 def test_every_apache_corpus_file_lints_without_a_traceback():
-    files = [r["abspath"] for r in rows(server="apache") if "/_templates/" not in r["local_path"]]
-    crashes, clean, codes, sites = [], 0, Counter(), 0
-    started = time.perf_counter()
-    for path in files:
-        try:
-            report = lint([path], server="apache")
-        except Exception:
-            crashes.append(f"{path}\n{traceback.format_exc()}")
-            continue
-        clean += not report.errors
-        codes.update(f.rule.code for f in report.findings)
-    elapsed = time.perf_counter() - started
-    print(f"\napache corpus: {len(files)} files in {elapsed:.1f} s, {clean} without configuration errors; "
-          f"findings by rule: {dict(sorted(codes.items()))}")
-    assert not crashes, crashes[:3]
-    assert len(files) > 1400
+    run = lint_every_file("apache")
+    print(f"\napache corpus: {len(run.files)} files, {run.clean} without configuration errors; "
+          f"findings by rule: {dict(sorted(run.codes.items()))}")
+    assert not run.crashes, run.crashes[:3]
+    assert len(run.files) > 1400
 
 
 def test_matrix_corpus_findings_are_plausible():

@@ -3,30 +3,19 @@
 No input may produce a traceback: a file either lints or yields configuration errors. The share
 of files that parse without errors and the findings per rule are printed (run with -s).
 """
-import traceback
-from collections import Counter
 
-from corpus import rows
+from corpus import lint_every_file, rows
 from linter.engine import lint
 
 FLOOR = 0.90   # measured 848/893 (95.0%) parse without errors; v1 files and adapter error fixtures are the rest
 
 
 def test_every_caddy_corpus_file_lints_without_a_traceback():
-    files = [r["abspath"] for r in rows(server="caddy") if "/_templates/" not in r["local_path"]]
-    crashes, clean, codes = [], 0, Counter()
-    for path in files:
-        try:
-            report = lint([path], server="caddy")
-        except Exception:
-            crashes.append(f"{path}\n{traceback.format_exc()}")
-            continue
-        clean += not report.errors
-        codes.update(f.rule.code for f in report.findings)
-    print(f"\ncaddy corpus: {clean}/{len(files)} files ({clean / len(files):.1%}) parse and lint without "
-          f"configuration errors; findings: {dict(sorted(codes.items()))}")
-    assert not crashes, crashes[:3]
-    assert clean / len(files) >= FLOOR
+    run = lint_every_file("caddy")
+    print(f"\ncaddy corpus: {run.clean}/{len(run.files)} files ({run.clean / len(run.files):.1%}) parse and lint "
+          f"without configuration errors; findings: {dict(sorted(run.codes.items()))}")
+    assert not run.crashes, run.crashes[:3]
+    assert run.clean / len(run.files) >= FLOOR
 
 
 def test_caddy_v1_corpus_files_lint_without_a_traceback_and_model_nothing():
