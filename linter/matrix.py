@@ -32,9 +32,31 @@ CORS_PREFIX = "access-control-"
 ACAO = "access-control-allow-origin"
 
 
+# Upstreams that are Matrix homeservers by their usual names and ports.
+_HOMESERVER_HINTS = ("synapse", "dendrite", "conduit", "continuwuity", "tuwunel", "matrix", ":8008", ":8448",
+                     ":6167")
+
+
+def site_serves_matrix(site: Site) -> bool:
+    """Whether a site is part of a Matrix deployment at all: it names a Matrix path, listens on the
+    federation port, or proxies to an upstream that looks like a homeserver. A catch-all proxy
+    in front of some other application is not."""
+    if any(l.port == 8448 for l in site.listens):
+        return True
+    for route in site.routes:
+        if route.match.mentions_matrix():
+            return True
+        upstream = (route.action.upstream or "").lower() if route.action.kind == "proxy" else ""
+        if any(h in upstream for h in _HOMESERVER_HINTS):
+            return True
+    return False
+
+
 def annotate(config: Config) -> None:
     """Mark the routes the server would pick for Matrix requests (facts["selected_for_matrix"])."""
     for site in config.sites:
+        if not site_serves_matrix(site):
+            continue
         for method, path in CLIENT_PROBES + FEDERATION_PROBES + UPLOAD_PROBES:
             route, _ = select_route(site, method, path)
             if route is not None:

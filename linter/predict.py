@@ -48,7 +48,10 @@ def upstream_is_homeserver(route: Route) -> bool:
 
 
 def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optional[int] = None,
-             upstream_down: bool = False, body_size: int = 0) -> list:
+             upstream_down: bool = False, body_size: int = 0, homeserver: Optional[bool] = None) -> list:
+    """The predicted responses. `homeserver` says whether the upstream is a Matrix homeserver;
+    None lets the model decide from the route (the real-server tests know: their upstream is a
+    fake Synapse)."""
     if route is None:
         return [Outcome("proxy", None, notes=["no route: the server's default handling (404 or static files)"])]
     action = route.action
@@ -58,15 +61,17 @@ def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optio
         return [_generated(route, request, "proxy", 413, _error_headers(route))]
     if action.kind in ("respond", "redirect"):
         return [_generated(route, request, "proxy", action.status, _own_headers(route))]
+    if homeserver is None:
+        homeserver = upstream_is_homeserver(route)
     if action.kind == "proxy":
         if upstream_down:
             return [_down(route, request)]
         if upstream_status is not None:
             return [_proxied(route, request, "upstream-ok" if upstream_status < 400 else "upstream-error",
-                             upstream_status)]
-        ok_status = 204 if request.method == "OPTIONS" and upstream_is_homeserver(route) else 200
-        return [_proxied(route, request, "upstream-ok", ok_status),
-                _proxied(route, request, "upstream-error", 500),
+                             upstream_status, homeserver)]
+        ok_status = 204 if request.method == "OPTIONS" and homeserver else 200
+        return [_proxied(route, request, "upstream-ok", ok_status, homeserver),
+                _proxied(route, request, "upstream-error", 500, homeserver),
                 _down(route, request)]
     if action.kind == "static":
         out = _generated(route, request, "proxy", 200, _own_headers(route))
@@ -102,9 +107,9 @@ def _generated(route: Route, request: Request, when: str, status: Optional[int],
     return out
 
 
-def _proxied(route: Route, request: Request, when: str, status: int) -> Outcome:
+def _proxied(route: Route, request: Request, when: str, status: int, homeserver: bool) -> Outcome:
     out = Outcome(when, status)
-    if upstream_is_homeserver(route):
+    if homeserver:
         out.headers = [Header(n, v, None, True) for n, v in HOMESERVER_CORS]
         if status != 204:   # a 204 has no body, so no Content-Type
             out.headers.append(Header("Content-Type", "application/json", None, True))

@@ -1,7 +1,7 @@
 """Forwarding and limits: what the homeserver needs to know about the client, body sizes, exposure."""
 from __future__ import annotations
 
-from linter.matrix import ADMIN_PROBE, CLIENT_PROBES, UPLOAD_PROBES, routes_for
+from linter.matrix import ADMIN_PROBE, CLIENT_PROBES, UPLOAD_PROBES, routes_for, site_serves_matrix
 from linter.predict import upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import select_route
@@ -263,7 +263,7 @@ def admin_api_exposed(config):
     seen = set()
     method, path = ADMIN_PROBE
     for site in config.sites:
-        if not site.public:
+        if not site.public or not site_serves_matrix(site):
             continue
         route, _ = select_route(site, method, path)
         if route is None or route.action.kind != "proxy" or route.access_restricted:

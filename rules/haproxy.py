@@ -8,7 +8,7 @@ MPL106 (cors-duplicate-origin); both read the model, so they need no HAProxy twi
 """
 from __future__ import annotations
 
-from linter.matrix import ACAO, is_cors
+from linter.matrix import ACAO, is_cors, site_serves_matrix
 from linter.predict import outcomes, upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import Request, select_route
@@ -250,6 +250,8 @@ def timeout_server_too_short(config):
     seen = set()
     method, path = SYNC_PROBE
     for site in config.sites:
+        if not site_serves_matrix(site):
+            continue
         route, _ = select_route(site, method, path)
         if route is None or route.action.kind != "proxy":
             continue

@@ -111,10 +111,10 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
         assert not reached, f"{where}: the model predicts Apache refuses it ({refused.reason}), but it proxied"
         (predicted,) = outcomes(own_answer(route, refused.status), request)
     elif scenario == "down":
-        (predicted,) = outcomes(route, request, upstream_down=True)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_down=True)
     elif action.kind == "proxy":
         assert reached, f"{where}: the model predicts a proxied request, Apache answered {response.status} itself"
-        (predicted,) = outcomes(route, request, upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_status=response.status)
         want = upstream_target(route.facts["apache_proxy"], target, route.facts["encoded_slashes"])
         got = fake.last().request_line.decode("latin-1")
         assert got == f"{method} {want} HTTP/1.1", f"{where}: upstream request line {got!r}, model {want!r}"
@@ -123,7 +123,7 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
         if action.kind == "static" and response.status == 404:
             (predicted,) = outcomes(own_answer(route, 404), request)   # the file is not here
         else:
-            predicted = outcomes(route, request)[0]
+            predicted = outcomes(route, request, homeserver=True)[0]
     if predicted.status is not None:
         assert response.status == predicted.status, f"{where}: status"
     elif action.kind == "none":

@@ -75,12 +75,12 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
     where = f"{method} {target} on :{port} ({route.match}) [{scenario}]"
     reached = bool(fake.requests)
     if scenario == "down":
-        (predicted,) = outcomes(route, request, upstream_down=True)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_down=True)
     elif body is not None:
-        (predicted,) = outcomes(route, request, body_size=len(body), upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, body_size=len(body), upstream_status=response.status)
     elif route.action.kind == "proxy":
         assert reached, f"{where}: the model predicts a proxied request, Caddy answered {response.status} itself"
-        (predicted,) = outcomes(route, request, upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_status=response.status)
         line = upstream_request_line(route, request)
         if line is not None:
             got = fake.last().request_line.decode("latin-1")
@@ -89,10 +89,10 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
     elif route.action.kind == "static":
         if response.status != 200:
             return where                # no such file where the harness runs it (handle_errors may proxy)
-        predicted = outcomes(route, request)[0]
+        predicted = outcomes(route, request, homeserver=True)[0]
     else:
         assert not reached, f"{where}: the model predicts Caddy answers itself, but it proxied the request"
-        predicted = outcomes(route, request)[0]
+        predicted = outcomes(route, request, homeserver=True)[0]
     if predicted.status is not None and route.action.kind != "static":
         assert response.status == predicted.status, f"{where}: status {response.status}, model {predicted.status}"
     real = header_map(response.headers)

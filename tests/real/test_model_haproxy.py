@@ -109,17 +109,17 @@ def compare(config, proxy, fake, run: Run, method, target, headers, port, tls, h
     received = [r for r in fake.requests if not _health_check(r)]
     reached = bool(received)
     if scenario == "down":
-        (predicted,) = outcomes(route, request, upstream_down=True)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_down=True)
     elif route.action.kind == "proxy":
         assert reached, f"{where}: the model predicts a proxied request, HAProxy answered {response.status} itself"
-        (predicted,) = outcomes(route, request, upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_status=response.status)
         line = upstream_request_line(route, request)
         if line is not None:
             got = received[-1].request_line.decode("latin-1")
             assert got == line, f"{where}: upstream request line {got!r}, model {line!r}"
     else:
         assert not reached, f"{where}: the model predicts HAProxy answers itself, but it proxied the request"
-        predicted = outcomes(route, request)[0]
+        predicted = outcomes(route, request, homeserver=True)[0]
     if predicted.status is not None:
         assert response.status == predicted.status, f"{where}: status {response.status}, model {predicted.status}"
     real = header_map(response.headers)

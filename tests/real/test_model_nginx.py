@@ -66,19 +66,19 @@ def compare(config, proxy, fake, method, target, headers, port, tls, host, *, sc
     where = f"{method} {target} on :{port} ({route.match}) [{scenario}]"
     reached = bool(fake.requests)
     if scenario == "down":
-        (predicted,) = outcomes(route, request, upstream_down=True)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_down=True)
     elif body is not None:
-        (predicted,) = outcomes(route, request, body_size=len(body), upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, body_size=len(body), upstream_status=response.status)
     elif route.action.kind == "proxy":
         assert reached, f"{where}: the model predicts a proxied request, nginx answered {response.status} itself"
-        (predicted,) = outcomes(route, request, upstream_status=response.status)
+        (predicted,) = outcomes(route, request, homeserver=True, upstream_status=response.status)
         line = upstream_request_line(route, request)
         if line is not None:
             got = fake.last().request_line.decode("latin-1")
             assert got == line, f"{where}: upstream request line {got!r}, model {line!r}"
     else:
         assert not reached, f"{where}: the model predicts the proxy answers itself, but nginx proxied it"
-        predicted = outcomes(route, request)[0]
+        predicted = outcomes(route, request, homeserver=True)[0]
     if route.action.kind == "static" and response.status != 200:
         return where                    # no such file where the harness runs it: nothing to compare
     if predicted.status is not None and route.action.kind != "static":
