@@ -92,7 +92,6 @@ class _Builder:
                 l.tls = True
         if level.dropped:
             site.facts["dropped_headers"] = (level.dropped, level.dropped_at)
-        site.facts["level"] = level
         site.headers = list(level.response_headers)
         self._server_phase(site, body, level)
         self._routes(site, body, level, parent=None)
@@ -127,7 +126,6 @@ class _Builder:
         route.facts["body_size_directive"] = level.setting("client_max_body_size")
         route.facts["body_size_unseen_parent"] = not level.complete
         route.access_restricted = _restricted(level)
-        route.facts["level"] = level
         route.facts["upstream_http_version"] = _setting_arg(level, "proxy_http_version", "1.0")
         route.facts["error_content_type"] = "text/html"   # nginx's own error pages
         return route
