@@ -26,7 +26,7 @@ from linter.matrix import annotate
 from linter.model import Action, Route
 from linter.predict import outcomes
 from linter.select import Request, select_site
-from real.matrix_requests import MATRIX_REQUESTS
+from real.differential import MATRIX_REQUESTS, header_map
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "apache"
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", re.I)
@@ -64,13 +64,6 @@ def targets(config, proxy):
 
 class _Port80:
     port = 80
-
-
-def header_map(headers) -> dict:
-    out: dict = {}
-    for name, value in headers:
-        out.setdefault(name.lower(), []).append(value)
-    return out
 
 
 def own_answer(route: Route, status: int) -> Route:

@@ -26,7 +26,7 @@ from linter.matrix import annotate
 from linter.predict import outcomes
 from linter.select import Request, select
 from linter.trace import upstream_request_line
-from real.matrix_requests import MATRIX_REQUESTS
+from real.differential import MATRIX_REQUESTS, header_map
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "haproxy"
 NOT_RUNNABLE = {"haproxy-removed-keyword.bad.cfg"}     # HAProxy refuses it: that is what MPL805 says
@@ -75,13 +75,6 @@ def targets(config):
             if (listen.port, host) not in seen:
                 seen.add((listen.port, host))
                 yield listen.port, listen.tls, host
-
-
-def header_map(headers) -> dict:
-    out: dict = {}
-    for name, value in headers:
-        out.setdefault(name.lower(), []).append(value)
-    return out
 
 
 class Run:

@@ -18,7 +18,7 @@ from linter.matrix import annotate
 from linter.predict import outcomes
 from linter.select import Request, select
 from linter.trace import upstream_request_line
-from real.matrix_requests import MATRIX_REQUESTS
+from real.differential import MATRIX_REQUESTS, header_map
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nginx"
 REQUESTS = MATRIX_REQUESTS
@@ -45,13 +45,6 @@ def targets(config):
             if key not in seen:
                 seen.add(key)
                 yield listen.port, listen.tls, host
-
-
-def header_map(headers) -> dict:
-    out: dict = {}
-    for name, value in headers:
-        out.setdefault(name.lower(), []).append(value)
-    return out
 
 
 def compare(config, proxy, fake, method, target, headers, port, tls, host, *, scenario="ok", body=None):

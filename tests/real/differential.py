@@ -1,7 +1,8 @@
-"""The requests every differential test sends: what matters to a Matrix client and to federation.
+"""What the four differential tests (tests/real/test_model_<server>.py) share.
 
-GET and CORS preflight on the client API, federation paths whose bytes must survive the proxy
-(`%2F`, `%40`, `//`), and both well-known documents.
+MATRIX_REQUESTS: GET and CORS preflight on the client API, federation paths whose bytes must
+survive the proxy (`%2F`, `%40`, `//`), and both well-known documents. `header_map`: a response's
+headers by lower-cased name, every value kept in order (HAProxy lower-cases names itself).
 """
 PREFLIGHT = [("Origin", "https://app.element.io"), ("Access-Control-Request-Method", "PUT"),
              ("Access-Control-Request-Headers", "authorization, content-type")]
@@ -15,3 +16,10 @@ MATRIX_REQUESTS = [
     ("GET", "/.well-known/matrix/server", []),
     ("GET", "/.well-known/matrix/client", [("Origin", "https://app.element.io")]),
 ]
+
+
+def header_map(headers) -> dict:
+    out: dict = {}
+    for name, value in headers:
+        out.setdefault(name.lower(), []).append(value)
+    return out
