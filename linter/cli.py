@@ -52,13 +52,19 @@ def main():
               help="Lowest severity that makes the exit code 1.")
 @click.option("--select", multiple=True, callback=_codes, help="Only these rules (codes, prefixes or slugs).")
 @click.option("--ignore", multiple=True, callback=_codes, help="Skip these rules (codes, prefixes or slugs).")
-def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore):
+@click.option("--include-path", "include_paths", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="A directory holding copies of files the configs include from the server (repeatable). "
+                   "Searched after the checked tree, before the linter's knowledge of standard files.")
+@click.option("--strict-includes", is_flag=True,
+              help="An include that cannot be read is an error (exit 2), not an MPL001 note.")
+def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes):
     """Lint configuration files or directories."""
-    from linter.engine import lint
+    from linter.engine import UNRESOLVED_INCLUDE, lint
     from linter.output import to_github, to_json, to_text
 
     _check_codes(select + ignore)
-    report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore)
+    report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore,
+                  include_paths=include_paths, strict_includes=strict_includes)
     if fmt == "json":
         click.echo(to_json(report))
     elif fmt == "github":
@@ -69,7 +75,7 @@ def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore):
     if report.errors:
         sys.exit(EXIT_ERROR)
     threshold = SEVERITIES.index(fail_on)
-    if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings):
+    if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
 

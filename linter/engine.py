@@ -8,10 +8,13 @@ from typing import Iterable, Optional
 
 from linter.detect import ENTRY_NAMES, SERVERS, detect, read_text, worth_walking
 from linter.rule import SEVERITIES, Rule, load_rules
-from linter.syntax import ConfigError, Span
+from linter.syntax import ConfigError, LoadOptions, Span
 
 SERVER_TITLES = {"nginx": "nginx", "apache": "Apache httpd", "caddy": "Caddy", "haproxy": "HAProxy"}
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"}
+# The diagnostic for an include we could not read: information, never a reason to fail the run
+# (unless --strict-includes turns it into an error).
+UNRESOLVED_INCLUDE = "MPL001"
 
 
 @dataclass
@@ -21,6 +24,7 @@ class Result:
     message: str
     span: Span
     server: str
+    unless: tuple = ()     # the Unknowns this finding depends on (linter.model.Unknown)
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Options:
     nginx_version: Optional[tuple] = None
     select: tuple = ()
     ignore: tuple = ()
+    include_paths: tuple = ()
+    strict_includes: bool = False
 
     def wants(self, rule: Rule) -> bool:
         def hit(patterns):
@@ -48,6 +54,10 @@ class Options:
 
     def model_options(self) -> dict:
         return {"nginx_version": self.nginx_version, "prefix": self.prefix}
+
+    def load_options(self, tree_roots: tuple = ()) -> LoadOptions:
+        return LoadOptions(prefix=self.prefix, include_paths=tuple(self.include_paths),
+                           tree_roots=tuple(tree_roots), strict_includes=self.strict_includes)
 
 
 def lint(paths: Iterable[str], **kwargs) -> Report:
@@ -100,8 +110,11 @@ def load_config(path: str, server: str, options: Options, report: Report):
         if path not in report.files:
             report.files.append(path)
         return None
-    tree = parse.load(path, prefix=options.prefix)
+    tree = parse.load(path, prefix=options.prefix, load_options=options.load_options())
     report.errors.extend(tree.errors)
+    if options.strict_includes:
+        report.errors.extend(ConfigError(f"{u.kind} {u.target!r} {u.reason} (--strict-includes)",
+                                         u.span.path, u.span.line, u.span.column) for u in tree.unresolved)
     config = build.build(tree, options.model_options())
     from linter.matrix import annotate
 
@@ -132,8 +145,29 @@ def _run(config, rules: list) -> list:
             severity = finding.severity or rule.severity
             if SEVERITIES.index(severity) < SEVERITIES.index(rule.severity):
                 severity = rule.severity   # a finding may lower its severity, never raise it
-            out.append(Result(rule, severity, finding.message, finding.span, config.server))
+            message, unless = finding.message, _distinct(finding.unless)
+            if unless:
+                # Open world: an unseen region could supply what this finding says is missing.
+                severity = "info"
+                message += f" (unless {_describe(unless)} provides it: not seen)"
+            out.append(Result(rule, severity, message, finding.span, config.server, unless))
     return out
+
+
+def _distinct(unknowns) -> tuple:
+    seen, out = set(), []
+    for u in unknowns or ():
+        if (u.span, u.what) not in seen:
+            seen.add((u.span, u.what))
+            out.append(u)
+    return tuple(out)
+
+
+def _describe(unknowns: tuple) -> str:
+    shown = [u.what for u in unknowns[:2]]
+    if len(unknowns) > 2:
+        shown.append(f"{len(unknowns) - 2} more")
+    return " or ".join(shown) if len(shown) < 3 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 def _collect(paths: Iterable[str], options: Options, report: Report) -> list:

@@ -38,11 +38,33 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from linter.syntax import Span, Tree
+from linter.syntax import Span, Tree, Unresolved
 
 MATRIX_PREFIXES = ("/_matrix", "/_synapse", "/_dendrite", "/_conduwuit", "/_continuwuity")
 WELL_KNOWN_SERVER = "/.well-known/matrix/server"
 WELL_KNOWN_CLIENT = "/.well-known/matrix/client"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A region of the configuration the linter cannot see, at the position where it applies.
+
+    An unresolved include inside a location, a server or the http block; or the context a snippet
+    is written for (the file that includes it). Whatever such a region could contain is "may
+    exist": a rule that would claim an absence passes the route's `unknowns` to its Finding
+    (`unless=`), and the engine reports it as depending on them, at severity info.
+    """
+
+    span: Span
+    what: str                 # for messages: "`/config/nginx/proxy.conf` (not found)"
+
+    @classmethod
+    def from_unresolved(cls, u: Unresolved) -> "Unknown":
+        return cls(u.span, f"`{u.target}` ({u.reason})")
+
+    @classmethod
+    def including_context(cls, path: str) -> "Unknown":
+        return cls(Span.point(path, 1, 1), f"the configuration that includes `{path}`")
 
 
 @dataclass
@@ -219,6 +241,9 @@ class Route:
     access_restricted: bool = False          # allow/deny, auth, internal: not open to everyone
     phase: str = "location"                  # "server": runs before location selection
     facts: dict = field(default_factory=dict)  # server-specific details for rules and trace
+    # Unseen regions whose directives would apply to this route (its own block, the enclosing
+    # blocks, the site, the global level): headers, forwarding, limits, access rules may be there.
+    unknowns: list = field(default_factory=list)
 
     def serves_matrix(self) -> bool:
         return self.match.mentions_matrix() or self.facts.get("selected_for_matrix", False)
@@ -235,6 +260,8 @@ class Site:
     headers: list = field(default_factory=list)
     selection: str = "first-match"        # route selection policy, see linter.select
     facts: dict = field(default_factory=dict)
+    # Unseen regions that could add routes or site-level settings to this site.
+    unknowns: list = field(default_factory=list)
 
     @property
     def tls(self) -> bool:
@@ -257,6 +284,8 @@ class Config:
     sites: list = field(default_factory=list)
     options: dict = field(default_factory=dict)   # e.g. {"nginx_version": (1, 22, 1)}
     notes: list = field(default_factory=list)     # things the builder could not model, for trace
+    # Unseen regions that could add whole sites (an unresolved include at the global level).
+    unknowns: list = field(default_factory=list)
 
 
 def parse_size(text: str) -> Optional[int]:

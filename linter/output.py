@@ -19,6 +19,8 @@ def to_json(report) -> str:
             "rule": r.rule.code, "name": r.rule.slug, "severity": r.severity, "message": r.message,
             "path": r.span.path, "line": r.span.line, "column": r.span.column,
             "end_line": r.span.end_line, "end_column": r.span.end_column, "server": r.server,
+            "depends_on": [{"path": u.span.path, "line": u.span.line, "column": u.span.column, "what": u.what}
+                           for u in r.unless],
         } for r in report.findings],
         "errors": [{"path": e.path, "line": e.line, "column": e.column, "message": e.message}
                    for e in report.errors],

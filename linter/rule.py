@@ -51,6 +51,9 @@ class Finding:
     span: Span
     # A rule may lower (never raise) its severity for one finding, e.g. when a fact is uncertain.
     severity: Optional[str] = None
+    # Unseen regions (`linter.model.Unknown`) that could supply what the finding says is absent.
+    # Non-empty: the engine reports the finding as depending on them, at severity info.
+    unless: tuple = ()
 
 
 @dataclass(frozen=True)

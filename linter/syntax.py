@@ -9,6 +9,12 @@ code frame printer, server-specific rules and the model builders share one vocab
   directives (`server {`, `<VirtualHost>`, `frontend fe`, a Caddy site block) its children.
 - `Tree`: one parsed configuration (an entry file with everything it includes).
 - `ConfigError`: a problem in the input (unreadable file, syntax error) with its position.
+- `Unresolved`: an include/import/macro whose content the front end could not see (not found, or
+  outside what it may read). It is not an error: the tree keeps the directive with
+  `extra["unresolved"]` set, the model turns it into an `Unknown`, and rules stop asserting
+  absences it could supply. `extra["known"]` marks an include answered from shipped knowledge
+  (`linter.known`): its directives follow it with spans pointing at the include itself.
+- `LoadOptions`: what every front end's `load(path, options)` needs to find included files.
 """
 from __future__ import annotations
 
@@ -94,6 +100,39 @@ class ConfigError(Exception):
         return f"{where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Unresolved:
+    """An include the front end could not read: what it contributes is unknown, not absent.
+
+    `span` is the including directive; `target` the path/name as written; `reason` in words
+    ("not found (looked in conf/, /etc/nginx)", "a macro defined in a file not given").
+    """
+
+    span: Span
+    target: str
+    reason: str
+    kind: str = "include"        # "include" | "import" | "macro"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Where a front end may look for the files a configuration includes.
+
+    Resolution order for an include: the checked tree (`prefix`, else the entry file's own roots;
+    an absolute path is first mapped into the tree by its longest existing suffix), then this
+    machine's own path (recorded in `Tree.outside`: the engine says it read outside the tree), then
+    each `include_paths` directory, then shipped knowledge (`linter.known`). What none of them has
+    is `Unresolved`.
+    """
+
+    prefix: Optional[str] = None
+    include_paths: tuple = ()
+    # Directories the user handed us (a checked directory, the repository root): absolute
+    # includes are mapped into these before this machine's own files are read.
+    tree_roots: tuple = ()
+    strict_includes: bool = False
+
+
 @dataclass
 class Tree:
     """One parsed configuration: the entry file and everything it pulled in."""
@@ -103,3 +142,7 @@ class Tree:
     directives: list[Directive]
     files: list[str]              # every file read, entry first
     errors: list[ConfigError] = field(default_factory=list)
+    unresolved: list[Unresolved] = field(default_factory=list)
+    # Files read from this machine outside the checked tree (absolute includes): never shown
+    # in code frames, and the engine says once that they were read.
+    outside: list[str] = field(default_factory=list)

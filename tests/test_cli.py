@@ -53,7 +53,8 @@ def test_json_has_exactly_the_documented_shape():
     assert doc["summary"] == {"files": 2, "findings": len(doc["findings"]), "errors": 0}
     f = doc["findings"][0]
     assert set(f) == {"rule", "name", "severity", "message", "path", "line", "column", "end_line",
-                      "end_column", "server"}
+                      "end_column", "server", "depends_on"}
+    assert f["depends_on"] == []
     assert (f["rule"], f["name"], f["severity"], f["line"], f["column"], f["server"]) == \
         ("MPL101", "cors-header-without-always", "warning", 11, 5, "nginx")
     assert f["end_line"] == 11 and f["end_column"] == 5 + len("add_header Access-Control-Allow-Origin *;")

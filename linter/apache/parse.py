@@ -33,7 +33,8 @@ __all__ = ["load", "parse_string", "looks_like_apache"]
 _ENTRY_NAMES = ("apache2.conf", "httpd.conf", os.path.join("conf", "httpd.conf"))
 
 
-def load(path: str, *, prefix: Optional[str] = None, defines: Optional[dict] = None) -> Tree:
+def load(path: str, *, prefix: Optional[str] = None, defines: Optional[dict] = None,
+         load_options=None) -> Tree:
     if os.path.isdir(path):
         entry = next((os.path.join(path, n) for n in _ENTRY_NAMES
                       if os.path.isfile(os.path.join(path, n))), None)

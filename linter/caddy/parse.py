@@ -87,7 +87,7 @@ def _lark():
 # ---- public API --------------------------------------------------------------------------
 
 def load(path: str, *, prefix: Optional[str] = None, env: Optional[Mapping[str, str]] = None,
-         fragment: Optional[bool] = None) -> Tree:
+         fragment: Optional[bool] = None, load_options=None) -> Tree:
     """Parse the Caddyfile at `path` with everything it imports.
 
     `prefix`: for offline audits, a copy of /etc/caddy (or of a whole root file system):

@@ -82,7 +82,7 @@ def parse_string(text: str, path: str = "<string>", *, env: Optional[Mapping[str
 
 
 def load(paths: Union[str, list], *, prefix: Optional[str] = None,
-         env: Optional[Mapping[str, str]] = None, version: Optional[str] = None) -> Tree:
+         env: Optional[Mapping[str, str]] = None, version: Optional[str] = None, load_options=None) -> Tree:
     if isinstance(paths, str):
         paths = [paths]
     env = os.environ if env is None else env

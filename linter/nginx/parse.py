@@ -33,7 +33,7 @@ from .sources import Dump, FileSystem, default_roots, normalise, read_text
 __all__ = ["load", "parse_string", "detect_context", "looks_like_nginx"]
 
 
-def load(path: str, *, prefix: Optional[str] = None) -> Tree:
+def load(path: str, *, prefix: Optional[str] = None, load_options=None) -> Tree:
     try:
         text = read_text(path)
     except OSError as error:
