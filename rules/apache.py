@@ -127,7 +127,8 @@ def encoded_slashes_rejected(config):
                 if main is not None and written is None else "")
         yield Finding(f"Apache answers 404 to every path containing `%2F` (AllowEncodedSlashes is Off) before "
                       f"proxying it: room aliases, event and media IDs with `%2F` fail; set `AllowEncodedSlashes "
-                      f"NoDecode` in this virtual host{hint}", span)
+                      f"NoDecode` in this virtual host{hint}", span,
+                      unless=() if written is not None else site.unknowns)
 
 
 @rule("MPL603", "apache-proxy-preserve-host-off", "warning", servers=["apache"], supersedes={"MPL403": "file"})
@@ -179,7 +180,8 @@ def proxy_preserve_host_off(config):
             if span not in seen:
                 seen.add(span)
                 yield Finding("the Matrix client API is proxied without `ProxyPreserveHost On`: Synapse sees "
-                              "`Host: 127.0.0.1:…`, so SSO redirects loop and absolute URLs are wrong", span)
+                              "`Host: 127.0.0.1:…`, so SSO redirects loop and absolute URLs are wrong", span,
+                              unless=() if written is not None else route.unknowns)
 
 
 def _federation_only(site) -> bool:
@@ -236,7 +238,8 @@ def forwarded_proto_not_set(config):
         if span not in seen:
             seen.add(span)
             yield Finding("Matrix traffic is proxied without `RequestHeader set X-Forwarded-Proto` (mod_proxy "
-                          "never adds it): Synapse guesses the scheme and SSO redirects loop", span)
+                          "never adds it): Synapse guesses the scheme and SSO redirects loop", span,
+                          unless=route.unknowns)
 
 
 @rule("MPL605", "apache-open-proxy", "error", servers=["apache"])
@@ -288,8 +291,9 @@ def open_proxy(config):
         seen.add(d.span)
         if _forward_proxy_guarded(server):
             continue
+        # A <Proxy> section in an unseen file could restrict the forward proxy.
         yield Finding("`ProxyRequests On` makes this server an open forward proxy for anyone; a reverse proxy "
-                      "needs only ProxyPass (set `ProxyRequests Off`)", d.span)
+                      "needs only ProxyPass (set `ProxyRequests Off`)", d.span, unless=site.unknowns)
 
 
 def _forward_proxy_guarded(server) -> bool:

@@ -160,7 +160,8 @@ def cors_preflight_incomplete(config):
             missing = [h for h in PREFLIGHT_HEADERS if not out.values(h)]
             if missing:
                 yield Finding(f"the proxy answers the CORS preflight itself ({cond.text}) without "
-                              f"{', '.join(missing)}: browsers then refuse every API call", route.action.span)
+                              f"{', '.join(missing)}: browsers then refuse every API call", route.action.span,
+                              unless=route.unknowns)
 
 
 def _list_values(value: str) -> set:
@@ -363,7 +364,7 @@ def cors_duplicate_origin(config):
                     yield Finding("Access-Control-Allow-Origin is appended to responses proxied from the "
                                   "homeserver, which sends its own: browsers see two values (`*, *`) and "
                                   f"reject them; drop this header or {_FIX_REPLACE.get(config.server, 'replace the upstream value')}",
-                                  op.span)
+                                  op.span, unless=route.unknowns)
 
 
 @rule("MPL107", "cors-credentials-with-wildcard", "error")

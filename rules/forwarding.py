@@ -68,7 +68,8 @@ def forwarded_for_missing(config):
     for site, route in _proxied_matrix(config):
         if not _sends(route, "x-forwarded-for"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-For: the homeserver sees every "
-                          "client as the proxy (shared rate limits, wrong IPs)", route.action.span)
+                          "client as the proxy (shared rate limits, wrong IPs)", route.action.span,
+                          unless=route.unknowns)
 
 
 @rule("MPL402", "forwarded-proto-missing", "warning")
@@ -109,7 +110,7 @@ def forwarded_proto_missing(config):
     for site, route in _proxied_matrix(config):
         if not _sends(route, "x-forwarded-proto"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-Proto: SSO redirects and absolute "
-                          "URLs may use the wrong scheme", route.action.span)
+                          "URLs may use the wrong scheme", route.action.span, unless=route.unknowns)
 
 
 @rule("MPL403", "host-header-not-forwarded", "warning")
@@ -161,7 +162,8 @@ def host_header_not_forwarded(config):
         host = route.action.request_headers.get("host")
         if host is None or "$proxy_host" in host:
             yield Finding("Matrix traffic is proxied without the client's Host header (the upstream gets "
-                          "its own name): SSO redirect loops and wrong absolute URLs", route.action.span)
+                          "its own name): SSO redirect loops and wrong absolute URLs", route.action.span,
+                          unless=route.unknowns)
 
 
 @rule("MPL404", "body-size-too-small", "warning")
@@ -222,10 +224,10 @@ def body_size_too_small(config):
             elif route.facts.get("body_size_unseen_parent"):
                 yield Finding(f"no request body limit is set here: unless an enclosing file raises it, the "
                               f"server's {size} default rejects Matrix uploads and large federation transactions",
-                              span, severity="info")
+                              span, severity="info", unless=route.unknowns)
             else:
                 yield Finding(f"the request body limit is left at the server's {size} default: Matrix uploads "
-                              f"and large federation transactions get 413", span)
+                              f"and large federation transactions get 413", span, unless=route.unknowns)
 
 
 @rule("MPL405", "admin-api-exposed", "warning")
@@ -271,5 +273,7 @@ def admin_api_exposed(config):
         span = route.span or route.action.span
         if span not in seen:
             seen.add(span)
+            # An unseen region in the route or the site could restrict it, or route the admin API
+            # to a location of its own.
             yield Finding(f"`/_synapse/admin` is proxied on a public site by `{route.match}`: restrict it "
-                          f"(allow/deny) or do not route it", span)
+                          f"(allow/deny) or do not route it", span, unless=(*route.unknowns, *site.unknowns))

@@ -195,7 +195,8 @@ def forwarded_for_appended(config):
         else:
             how = "`http-request add-header X-Forwarded-For` appends after the X-Forwarded-For the client sent"
         yield Finding(f"{how}: Synapse trusts the left-most value, so clients can spoof their IP; use "
-                      f"`http-request set-header X-Forwarded-For %[src]` (or del-header before it)", d.span)
+                      f"`http-request set-header X-Forwarded-For %[src]` (or del-header before it)", d.span,
+                      unless=route.unknowns)
 
 
 @rule("MPL804", "haproxy-timeout-server-too-short", "warning", servers=["haproxy"])

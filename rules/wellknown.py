@@ -309,7 +309,7 @@ def wellknown_content_type(config):
             if not values and route.action.content_type is None and route.action.kind in ("respond", "static"):
                 yield Finding(f"{path} gets a default content type this file does not set "
                               f"({_DEFAULT_TYPE_HINT.get(config.server, 'set application/json explicitly')})",
-                              span, severity="info")
+                              span, severity="info", unless=route.unknowns)
             elif len(values) > 1:
                 yield Finding(f"{path} is sent with {len(values)} Content-Type headers ({', '.join(values)}): "
                               f"use default_type instead of adding a second one", span)
@@ -366,7 +366,7 @@ def wellknown_client_cors(config):
             continue
         if not values:
             yield Finding("/.well-known/matrix/client is served without Access-Control-Allow-Origin: web "
-                          "clients cannot discover the homeserver", span)
+                          "clients cannot discover the homeserver", span, unless=route.unknowns)
         else:
             yield Finding(f"/.well-known/matrix/client is served with Access-Control-Allow-Origin "
                           f"{', '.join(values)}: it must be exactly `*`", span)
