@@ -1,0 +1,220 @@
+"""Open world: a rule that says something is missing must not say it as fact when an include the
+linter could not read could supply it.
+
+Each case is a configuration with one defect of absence, written three ways:
+- as is: the rule reports it at its own severity (the linter saw everything);
+- with an include of a file that does not exist, at a place whose directives would apply: the
+  finding is still there, but as info, naming the include it depends on (`depends_on` in JSON);
+- with the same include present and supplying the missing piece: no finding at all.
+So the test shows both that the rule notices the unseen region and that the region really could
+have changed the verdict.
+"""
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from linter.cli import main
+
+NGINX = """\
+http {{
+    server {{
+        listen 443 ssl;
+        server_name matrix.example.org;
+        location /_matrix {{
+            {inc}
+            proxy_pass http://127.0.0.1:8008;
+            {body}
+        }}
+    }}
+}}
+"""
+ALL_FORWARDING = ("proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; "
+                  "proxy_set_header X-Forwarded-Proto $scheme; client_max_body_size 50m;")
+
+NGINX_CASES = {
+    "MPL401": (NGINX, ALL_FORWARDING.replace("proxy_set_header X-Forwarded-For $remote_addr; ", ""),
+               "proxy_set_header X-Forwarded-For $remote_addr;"),
+    "MPL402": (NGINX, ALL_FORWARDING.replace("proxy_set_header X-Forwarded-Proto $scheme; ", ""),
+               "proxy_set_header X-Forwarded-Proto $scheme;"),
+    "MPL403": (NGINX, ALL_FORWARDING.replace("proxy_set_header Host $host; ", ""),
+               "proxy_set_header Host $host;"),
+    "MPL404": (NGINX, ALL_FORWARDING.replace(" client_max_body_size 50m;", ""), "client_max_body_size 50m;"),
+    "MPL106": (NGINX, ALL_FORWARDING + " add_header Access-Control-Allow-Origin * always;",
+               "proxy_hide_header Access-Control-Allow-Origin;"),
+    "MPL405": ("""\
+http {{
+    server {{
+        listen 443 ssl;
+        server_name matrix.example.org;
+        location / {{
+            {inc}
+            proxy_pass http://127.0.0.1:8008;
+            {body}
+        }}
+    }}
+}}
+""", ALL_FORWARDING, "deny all;"),
+    "MPL102": ("""\
+http {{
+    server {{
+        listen 443 ssl;
+        server_name matrix.example.org;
+        location /_matrix {{
+            if ($request_method = OPTIONS) {{
+                {inc}
+                add_header Access-Control-Allow-Origin * always;
+                return 204;
+            }}
+            proxy_pass http://127.0.0.1:8008;
+            {body}
+        }}
+    }}
+}}
+""", ALL_FORWARDING, 'add_header Access-Control-Allow-Methods "GET, POST, PUT, DELETE, OPTIONS" always; '
+                     'add_header Access-Control-Allow-Headers "Authorization, Content-Type" always;'),
+    "MPL305": ("""\
+http {{
+    server {{
+        listen 443 ssl;
+        server_name example.org;
+        location = /.well-known/matrix/client {{
+            default_type application/json;
+            {inc}
+            return 200 '{{"m.homeserver": {{"base_url": "https://matrix.example.org"}}}}';
+            {body}
+        }}
+    }}
+}}
+""", "", "add_header Access-Control-Allow-Origin * always;"),
+    "MPL304": ("""\
+http {{
+    server {{
+        listen 443 ssl;
+        server_name example.org;
+        location = /.well-known/matrix/server {{
+            {inc}
+            return 200 '{{"m.server": "matrix.example.org:443"}}';
+            {body}
+        }}
+    }}
+}}
+""", "", "default_type application/json;"),
+}
+
+APACHE = """\
+<VirtualHost *:443>
+    ServerName matrix.example.org
+    {inc}
+    {body}
+    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon
+    ProxyPassReverse /_matrix http://127.0.0.1:8008/_matrix
+</VirtualHost>
+"""
+APACHE_ALL = ["AllowEncodedSlashes NoDecode", "ProxyPreserveHost On", "RequestHeader set X-Forwarded-Proto https"]
+
+
+def _apache_without(line):
+    return "\n    ".join(l for l in APACHE_ALL if l != line)
+
+
+APACHE_CASES = {
+    "MPL602": (APACHE, _apache_without(APACHE_ALL[0]), APACHE_ALL[0]),
+    "MPL603": (APACHE, _apache_without(APACHE_ALL[1]), APACHE_ALL[1]),
+    "MPL604": (APACHE, _apache_without(APACHE_ALL[2]), APACHE_ALL[2]),
+    "MPL605": (APACHE, "\n    ".join(APACHE_ALL + ["ProxyRequests On"]),
+               "<Proxy *>\n    Require ip 192.0.2.0/24\n</Proxy>"),
+}
+
+CADDY_CASES = {
+    "MPL305": ("""\
+example.org {{
+    handle /.well-known/matrix/client {{
+        {inc}
+        header Content-Type application/json
+        respond `{{"m.homeserver": {{"base_url": "https://matrix.example.org"}}}}` 200
+        {body}
+    }}
+}}
+""", "", "header Access-Control-Allow-Origin *"),
+}
+
+INCLUDE = {"nginx": "include extra/matrix-extra.conf;", "apache": "Include extra/matrix-extra.conf",
+           "caddy": "import extra/matrix-extra.conf"}
+ENTRY = {"nginx": "nginx.conf", "apache": "apache2.conf", "caddy": "Caddyfile"}
+
+
+def lint_json(path, server):
+    result = CliRunner().invoke(main, ["check", "--format", "json", "--server", server, str(path)])
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads(result.output)
+    assert doc["errors"] == [], doc["errors"]
+    return doc, result.exit_code
+
+
+def write(tmp_path: Path, server, template, body, inc, supply=None) -> Path:
+    conf = tmp_path / ENTRY[server]
+    conf.write_text(template.format(inc=inc, body=body))
+    if supply is not None:
+        (tmp_path / "extra").mkdir()
+        (tmp_path / "extra" / "matrix-extra.conf").write_text(textwrap.dedent(supply) + "\n")
+    return conf
+
+
+CASES = [("nginx", c, *v) for c, v in NGINX_CASES.items()] + \
+        [("apache", c, *v) for c, v in APACHE_CASES.items()] + \
+        [("caddy", c, *v) for c, v in CADDY_CASES.items()]
+
+
+@pytest.mark.parametrize("server,code,template,body,supply", CASES, ids=[f"{s}-{c}" for s, c, *_ in CASES])
+def test_absence_depends_on_an_unseen_include(tmp_path, server, code, template, body, supply):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    doc, _ = lint_json(write(seen, server, template, body, ""), server)
+    facts = [f for f in doc["findings"] if f["rule"] == code]
+    assert facts, f"{code} should fire when the whole configuration is visible: {doc['findings']}"
+    assert all(f["depends_on"] == [] for f in facts)
+
+    unseen = tmp_path / "unseen"
+    unseen.mkdir()
+    doc, exit_code = lint_json(write(unseen, server, template, body, INCLUDE[server]), server)
+    uncertain = [f for f in doc["findings"] if f["rule"] == code]
+    assert len(uncertain) == len(facts)
+    for f in uncertain:
+        assert f["severity"] == "info"
+        assert [d["what"] for d in f["depends_on"]] and "matrix-extra.conf" in f["depends_on"][0]["what"]
+        assert "unless" in f["message"] and "matrix-extra.conf" in f["message"]
+    notes = [f for f in doc["findings"] if f["rule"] == "MPL001"]
+    assert len(notes) == 1 and notes[0]["severity"] == "info"
+    if all(f["rule"] in ("MPL001",) or f["severity"] == "info" for f in doc["findings"]):
+        assert exit_code == 0, "an unresolved include and what depends on it never fail the run"
+
+    supplied = tmp_path / "supplied"
+    supplied.mkdir()
+    doc, _ = lint_json(write(supplied, server, template, body, INCLUDE[server], supply), server)
+    assert [f for f in doc["findings"] if f["rule"] in (code, "MPL001")] == []
+
+
+def test_strict_includes_makes_an_unresolved_include_an_error(tmp_path):
+    template, body, _ = NGINX_CASES["MPL401"]
+    conf = write(tmp_path, "nginx", template, body, INCLUDE["nginx"])
+    result = CliRunner().invoke(main, ["check", "--format", "json", "--strict-includes", str(conf)])
+    assert result.exit_code == 2
+    doc = json.loads(result.output)
+    (error,) = doc["errors"]
+    assert (error["line"], error["column"]) == (6, 13) and "extra/matrix-extra.conf" in error["message"]
+
+
+def test_visible_defects_stay_facts_beside_an_unseen_include(tmp_path):
+    """An include that could add things does not excuse what is written: a proxy_pass with a URI
+    part canonicalises whatever the include contains."""
+    template, body, _ = NGINX_CASES["MPL401"]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(template.format(inc=INCLUDE["nginx"], body=ALL_FORWARDING)
+                    .replace("http://127.0.0.1:8008;", "http://127.0.0.1:8008/_matrix/;"))
+    doc, exit_code = lint_json(conf, "nginx")
+    (f,) = [f for f in doc["findings"] if f["rule"] == "MPL201"]
+    assert f["severity"] == "error" and f["depends_on"] == []
+    assert exit_code == 1
