@@ -235,7 +235,12 @@ def wellknown_client_invalid(config):
         if not isinstance(base, str) or not base:
             yield Finding("/.well-known/matrix/client has no `m.homeserver.base_url`", span)
             continue
-        url = urlsplit(base)
+        try:
+            url = urlsplit(base)
+            url.port    # raises for a bad port or an unbalanced IPv6 bracket, as clients would refuse it
+        except ValueError as why:
+            yield Finding(f"`m.homeserver.base_url` {base!r} is not a valid URL ({why}): clients cannot use it", span)
+            continue
         if url.scheme != "https" or not url.netloc:
             yield Finding(f"`m.homeserver.base_url` {base!r} must be an https:// URL "
                           f"(web clients block plain http)", span)
