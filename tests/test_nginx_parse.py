@@ -278,14 +278,17 @@ def test_site_file_without_prefix_finds_snippets_next_to_sites_enabled():
     assert find(tree, "proxy_set_header").span.path == str(TREE / "snippets" / "proxy.conf")
 
 
-def test_missing_plain_include_is_an_error_at_the_include(tmp_path):
+def test_missing_plain_include_is_unresolved_at_the_include(tmp_path):
+    # Open world: a file we cannot see is unknown, not an error (tests/test_nginx_open_world.py).
     conf = tmp_path / "nginx.conf"
     conf.write_text("http {\n    include nowhere.conf;\n}\n")
     tree = load(str(conf))
-    assert len(tree.errors) == 1
-    error = tree.errors[0]
-    assert (error.path, error.line, error.column) == (str(conf), 2, 5)
-    assert '"nowhere.conf" not found' in error.message
+    assert tree.errors == []
+    assert len(tree.unresolved) == 1
+    unresolved = tree.unresolved[0]
+    assert (unresolved.span.path, unresolved.span.line, unresolved.span.column) == (str(conf), 2, 5)
+    assert unresolved.target == "nowhere.conf"
+    assert unresolved.reason.startswith("not found")
 
 
 def test_glob_matching_nothing_is_silently_empty(tmp_path):
@@ -340,11 +343,13 @@ def test_dump_includes_are_placed_where_they_are_included():
     assert find(tree, "return").extra["virtual_path"] == "/etc/nginx/conf.d/matrix.conf"
 
 
-def test_dump_include_missing_from_the_dump_is_an_error():
+def test_dump_include_missing_from_the_dump_is_unresolved():
     text = ("# configuration file /etc/nginx/nginx.conf:\n"
             "http {\n    include missing.conf;\n}\n\n")
     tree = parse_string(text, "dump.txt")
-    assert [(e.path, e.line, e.column) for e in tree.errors] == [("dump.txt", 3, 5)]
+    assert tree.errors == []
+    assert [(u.span.path, u.span.line, u.span.column, u.target, u.reason) for u in tree.unresolved] == [
+        ("dump.txt", 3, 5, "missing.conf", "not in the nginx -T dump")]
 
 
 def test_a_comment_mentioning_configuration_file_is_not_a_dump():

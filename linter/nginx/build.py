@@ -7,14 +7,19 @@
   location is selected. Selection itself is `linter.select` with the "nginx" policy.
 - Header operations follow `linter.nginx.levels` (add_header inheritance, `always`,
   `add_header_inherit`, proxy_hide_header, headers-more).
+- Unseen regions (`linter.model.Unknown`): an unresolved include in a location reaches that
+  location's routes (and nested ones); in a server, every route of the site and the site; in
+  the http block, every route and site and the Config (it could add servers); at the main level
+  only the Config. A snippet linted alone (no `http` block) gets the including configuration as
+  an Unknown at its top level, so it reaches all of its routes, sites and the Config.
 """
 from __future__ import annotations
 
 import re
 from typing import Optional
 
-from linter.model import Action, Condition, Config, Listen, Match, Route, Site, parse_size
-from linter.nginx.levels import DEFAULT_BODY_SIZE, Level
+from linter.model import Action, Condition, Config, Listen, Match, Route, Site, Unknown, parse_size
+from linter.nginx.levels import DEFAULT_BODY_SIZE, Level, unresolved_here
 from linter.syntax import Directive, Tree
 
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
@@ -27,14 +32,18 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     top = flatten(tree.directives)
     builder = _Builder(version)
     http_blocks = [d for d in top if d.key == "http"]
+    unknowns = unresolved_here(top)     # main level: could add whole http blocks, never settings
     if http_blocks:
         root = Level()
         for http in http_blocks:
             level = root.derive(flatten(http.block or []), version)
+            unknowns.extend(level.unknowns)
             builder.add_servers(flatten(http.block or []), level, http)
     else:
         # A snippet (conf.d/*.conf, sites-enabled/*): the http block lives in a file we did not see.
-        level = Level(complete=False).derive(top, version)
+        context = Unknown.including_context(tree.root)
+        level = Level(complete=False, unknowns=[context]).derive(top, version)
+        unknowns = list(level.unknowns)
         if any(d.key == "server" for d in top):
             builder.add_servers(top, level, None)
         elif any(d.key == "location" for d in top):
@@ -42,8 +51,8 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
         elif any(d.key == "if" and d.block is not None for d in top):
             # Bare `if` blocks at the top: the file is a location body meant to be included.
             loc = Directive("location", ["/"], top[0].span, [top[0].span], top)
-            builder.add_anonymous_site([loc], Level(complete=False))
-    return Config("nginx", tree, builder.sites, dict(options), builder.notes)
+            builder.add_anonymous_site([loc], Level(complete=False, unknowns=[context]))
+    return Config("nginx", tree, builder.sites, dict(options), builder.notes, unknowns=unknowns)
 
 
 def flatten(directives: list) -> list:
@@ -74,14 +83,14 @@ class _Builder:
                 self.add_site(d, level)
 
     def add_anonymous_site(self, directives: list, level: Level) -> None:
-        site = Site("nginx", selection="nginx", facts={"snippet": True})
+        site = Site("nginx", selection="nginx", facts={"snippet": True}, unknowns=list(level.unknowns))
         self._routes(site, directives, level, parent=None)
         self.sites.append(site)
 
     def add_site(self, server: Directive, http_level: Level) -> None:
         body = flatten(server.block or [])
         level = http_level.derive(body, self.version)
-        site = Site("nginx", span=server.span, selection="nginx")
+        site = Site("nginx", span=server.span, selection="nginx", unknowns=list(level.unknowns))
         for d in body:
             if d.key == "server_name":
                 site.names.extend(a for a in d.args if a)
@@ -126,6 +135,7 @@ class _Builder:
         route.facts["body_size_directive"] = level.setting("client_max_body_size")
         route.facts["body_size_unseen_parent"] = not level.complete
         route.access_restricted = _restricted(level)
+        route.unknowns = list(level.unknowns)
         route.facts["upstream_http_version"] = _setting_arg(level, "proxy_http_version", "1.0")
         route.facts["error_content_type"] = "text/html"   # nginx's own error pages
         return route
@@ -295,8 +305,9 @@ def _default_type(level: Level) -> Optional[str]:
     d = level.setting("default_type")
     if d is not None and d.args:
         return d.args[0]
-    # nginx's built-in default; unknown when the http block was not part of the input.
-    return "text/plain" if level.complete else None
+    # nginx's built-in default; unknown when the http block was not part of the input or an
+    # unseen include in scope could set default_type.
+    return "text/plain" if level.complete and not level.unknowns else None
 
 
 def _return_action(d: Directive, level: Level) -> Action:

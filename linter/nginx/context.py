@@ -8,6 +8,9 @@ lines) into a list of bogus "not allowed here" errors. So the context of an entr
 directive of the whole tree is allowed (the whole tree, because `if (...) { add_header ...; }`
 fits a location but not a server). Unknown directives (third-party modules, map/types entries)
 are never reported: this is crossplane's non-strict mode.
+
+`include` is allowed everywhere (nginx: NGX_ANY_CONF, which covers `if` blocks too); crossplane's
+table leaves out `if`, so only its argument count is checked here.
 """
 from __future__ import annotations
 
@@ -69,6 +72,8 @@ def _count_misplaced(block: list[Directive], ctx: tuple[str, ...]) -> int:
         return 0
     misplaced = 0
     for directive in block:
+        if directive.name == "include":
+            continue  # allowed in every context (see the module docstring)
         masks = DIRECTIVES.get(directive.name)
         if masks is None:
             extra = _EXTRA_PLACES.get(directive.name)
@@ -98,7 +103,7 @@ def check_directives(directives: list[Directive], context: str) -> list[ConfigEr
             term = "{" if directive.block is not None else ";"
             try:
                 analyze(fname=directive.span.path, stmt=stmt, term=term, ctx=ctx,
-                        strict=False, check_ctx=True, check_args=True)
+                        strict=False, check_ctx=directive.name != "include", check_args=True)
             except NgxParserDirectiveError as error:
                 span = directive.span
                 key = (error.strerror, span.path, span.line, span.column)

@@ -8,11 +8,29 @@ included file carry `extra["included_from"]` = the Span of the `include` that pu
 Directives from an `nginx -T` section carry `extra["virtual_path"]` = the file name nginx printed.
 
 A file included twice is inlined twice (nginx does the same), as fresh Directive objects.
+
+An include nothing answers (sources.py has the order: the tree, this machine, --include-path)
+is asked of shipped knowledge (`linter.known`), then recorded as unknown:
+- known: the known text is parsed with the same lexer, every span (and argument span, and
+  `block_end`) is rewritten to the include's own span, so findings and code frames point at the
+  include line, never into package data. The include gets `extra["known"]` = what answered it
+  ("/etc/nginx/proxy_params as shipped by Debian ..."), each pulled directive (at any depth)
+  `extra["known_source"]` = the same. Known files are not in `files`. Includes inside known
+  text resolve like any other (a real `fastcgi.conf` in the tree wins).
+- unresolved: `Unresolved(include.span, pattern, reason)` goes to `unresolved` and to the
+  include's `extra["unresolved"]`; nothing follows the include. Not an error: what it holds is
+  unknown, not absent. A glob matching nothing stays silent, as in nginx.
+Cycles, nesting deeper than 64 and files that exist but cannot be read (a directory, permission
+denied) stay errors at the include.
 """
 from __future__ import annotations
 
-from ..syntax import ConfigError, Directive, walk
+import glob
+
+from .. import known as knowledge
+from ..syntax import ConfigError, Directive, Span, Unresolved, walk
 from .lexer import tokenize
+from .sources import normalise
 from .structure import build_directives
 
 _MAX_DEPTH = 64
@@ -24,6 +42,7 @@ class Expander:
         self.virtual = virtual  # names are `nginx -T` sections, not files on disk
         self.errors: list[ConfigError] = []
         self.files: list[str] = []
+        self.unresolved: list[Unresolved] = []
         self._parsed: dict[str, object] = {}  # name -> directives, or why unreadable
 
     def load(self, name: str) -> list[Directive]:
@@ -71,25 +90,21 @@ class Expander:
     def _include(self, include: Directive, chain: list[tuple[str, str]]) -> list[Directive]:
         pattern = include.args[0]
         span = include.span
-        names = self.source.resolve(pattern)
+        names = self.source.resolve(pattern, frozenset(identity for identity, _ in chain))
         include.extra["includes"] = names or []
         if names is None:
-            hint = " (the path contains an unexpanded ${...} template variable)" \
-                if "${" in pattern else f" (looked in {self.source.describe()})"
-            self.errors.append(ConfigError(f'included file "{pattern}" not found{hint}',
-                                           span.path, span.line, span.column))
+            found = knowledge.find("nginx", pattern) if not glob.has_magic(pattern) else None
+            if found is not None:
+                return self._known(include, found, chain)
+            unresolved = Unresolved(span, pattern, self.source.missing(pattern))
+            include.extra["unresolved"] = unresolved
+            if unresolved not in self.unresolved:  # a snippet included twice: one note
+                self.unresolved.append(unresolved)
             return []
         pulled: list[Directive] = []
         for name in names:
             identity = self.source.identity(name)
-            if any(identity == seen for seen, _ in chain):
-                names_in_cycle = " -> ".join([n for _, n in chain] + [name])
-                self.errors.append(ConfigError(f"include cycle: {names_in_cycle}",
-                                               span.path, span.line, span.column))
-                continue
-            if len(chain) >= _MAX_DEPTH:
-                self.errors.append(ConfigError(f"includes nested more than {_MAX_DEPTH} deep",
-                                               span.path, span.line, span.column))
+            if not self._may_enter(identity, name, span, chain):
                 continue
             parsed = self._parse(name)
             if isinstance(parsed, str):
@@ -98,6 +113,40 @@ class Expander:
             for directive in self._expand(parsed, chain + [(identity, name)]):
                 directive.extra.setdefault("included_from", span)
                 pulled.append(directive)
+        return pulled
+
+    def _may_enter(self, identity: str, name: str, span: Span, chain: list[tuple[str, str]]) -> bool:
+        if any(identity == seen for seen, _ in chain):
+            names_in_cycle = " -> ".join([n for _, n in chain] + [name])
+            self.errors.append(ConfigError(f"include cycle: {names_in_cycle}",
+                                           span.path, span.line, span.column))
+            return False
+        if len(chain) >= _MAX_DEPTH:
+            self.errors.append(ConfigError(f"includes nested more than {_MAX_DEPTH} deep",
+                                           span.path, span.line, span.column))
+            return False
+        return True
+
+    def _known(self, include: Directive, found, chain: list[tuple[str, str]]) -> list[Directive]:
+        """The directives of a known include, every position moved onto the include itself."""
+        describe = found.describe()
+        include.extra["known"] = describe
+        identity = "known:" + found.file
+        if not self._may_enter(identity, found.file, include.span, chain):
+            return []
+        directives, _ = build_directives(tokenize(normalise(found.text)), include.span.path)
+        for directive in walk(directives):
+            directive.span = include.span
+            directive.arg_spans = [include.span] * len(directive.arg_spans)
+            if "block_end" in directive.extra:
+                directive.extra["block_end"] = include.span
+            directive.extra["known_source"] = describe
+            if self.virtual and "virtual_path" in include.extra:
+                directive.extra["virtual_path"] = include.extra["virtual_path"]
+        pulled = []
+        for directive in self._expand(directives, chain + [(identity, found.file)]):
+            directive.extra.setdefault("included_from", include.span)
+            pulled.append(directive)
         return pulled
 
 

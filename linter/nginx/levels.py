@@ -5,6 +5,12 @@ A `Level` is the effective configuration at http, server, location, nested locat
 (`add_header`, `proxy_set_header`, `proxy_hide_header`, `allow`/`deny`) are inherited only when the
 current level defines none of them; plain values (`client_max_body_size`, `default_type`, ...) are
 inherited unless redefined; handler directives (`proxy_pass`, `return`, `rewrite`) never are.
+
+`Level.unknowns` are the unseen regions whose directives would apply at that level: an unresolved
+include at this level or an enclosing one (`linter.model.Unknown`), and for a snippet linted
+alone the configuration that includes it. Unlike settings they always accumulate: an unseen
+`add_header` at server level could be shadowed by a location's own, but it could as well hold
+anything else.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from linter.model import HeaderOp
+from linter.model import HeaderOp, Unknown
 from linter.syntax import Directive, Span
 
 # add_header without `always` applies only to these statuses (nginx docs, ngx_http_headers_module).
@@ -35,6 +41,8 @@ class Level:
     dropped: list = field(default_factory=list)
     dropped_at: Optional[Span] = None
     complete: bool = True            # False when an outer level (http block) was not part of the input
+    # Unseen regions that apply here (linter.model.Unknown), outermost first.
+    unknowns: list = field(default_factory=list)
 
     def setting(self, name: str) -> Optional[Directive]:
         return self.settings.get(name)
@@ -45,7 +53,8 @@ class Level:
         return self.hide + self.headers + self.more_headers
 
     def derive(self, directives: list, nginx_version=None) -> "Level":
-        child = replace(self, dropped=[], dropped_at=None)
+        child = replace(self, dropped=[], dropped_at=None,
+                        unknowns=list(self.unknowns) + unresolved_here(directives))
         own_add = [d for d in directives if d.key == "add_header"]
         inherit = self.header_inherit
         for d in directives:
@@ -84,6 +93,13 @@ class Level:
             if d.key in _PLAIN_SETTINGS:
                 child.settings[d.key] = d
         return child
+
+
+def unresolved_here(directives: list) -> list:
+    """Unknowns for the unresolved includes among one block's directives (includes are inlined
+    as siblings, so the include directive itself is one of them)."""
+    return [Unknown.from_unresolved(d.extra["unresolved"]) for d in directives
+            if d.extra.get("unresolved") is not None]
 
 
 # Plain settings the model needs; each is inherited unless redefined at a lower level.

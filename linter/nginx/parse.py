@@ -1,7 +1,7 @@
 """The nginx front end: configuration files -> `linter.syntax.Tree`.
 
-    load(path, *, prefix=None) -> Tree          an entry file, a snippet, or an `nginx -T` dump
-    parse_string(text, path="<string>", *, prefix=None) -> Tree
+    load(path, *, prefix=None, load_options=None) -> Tree   an entry file, a snippet, or an `nginx -T` dump
+    parse_string(text, path="<string>", *, prefix=None, load_options=None) -> Tree
     detect_context(directives) -> "main" | "http" | "server" | "location"
     looks_like_nginx(text, path) -> bool        does this file look like nginx configuration?
 
@@ -15,15 +15,19 @@ never exceptions.
 
 `prefix` plays the role of nginx's `-p`/conf directory: relative includes resolve against it.
 Default: the entry file's directory (plus its parent when that directory is `sites-enabled`,
-`conf.d`, `snippets`, ...). An absolute include missing on this machine is looked for under the
-prefix by its longest existing suffix (`/etc/nginx/snippets/x.conf` -> `<prefix>/snippets/x.conf`).
+`conf.d`, `snippets`, ...). `load_options` (`linter.syntax.LoadOptions`) adds the tree roots and
+--include-path directories; its prefix, when set, wins over `prefix`. An absolute include is
+mapped into the tree by its longest existing suffix (`/etc/nginx/snippets/x.conf` ->
+`<prefix>/snippets/x.conf`) before this machine's own file is read; the full order, down to
+shipped knowledge and `Tree.unresolved`, is in sources.py. An include found nowhere is not an
+error: it is `Unresolved` (`Tree.unresolved`, and `extra["unresolved"]` on the include).
 """
 from __future__ import annotations
 
 import os
 from typing import Optional
 
-from ..syntax import ConfigError, Tree
+from ..syntax import ConfigError, LoadOptions, Tree
 from .context import check_directives, detect_context
 from .dump import split_dump
 from .includes import Expander
@@ -33,16 +37,21 @@ from .sources import Dump, FileSystem, default_roots, normalise, read_text
 __all__ = ["load", "parse_string", "detect_context", "looks_like_nginx"]
 
 
-def load(path: str, *, prefix: Optional[str] = None, load_options=None) -> Tree:
+def load(path: str, *, prefix: Optional[str] = None,
+         load_options: Optional[LoadOptions] = None) -> Tree:
     try:
         text = read_text(path)
     except OSError as error:
         return Tree("nginx", path, [], [], [ConfigError(
             f"cannot read {path}: {error.strerror or error}", path)])
-    return parse_string(text, path, prefix=prefix)
+    return parse_string(text, path, prefix=prefix, load_options=load_options)
 
 
-def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None) -> Tree:
+def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
+                 load_options: Optional[LoadOptions] = None) -> Tree:
+    options = load_options or LoadOptions()
+    if options.prefix is not None:
+        prefix = options.prefix
     text = normalise(text)
     sections = split_dump(text)
     if sections:
@@ -53,7 +62,12 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
         context = "main"
     else:
         roots = [prefix] if prefix is not None else default_roots(path)
-        expander = Expander(_StringFirst(FileSystem(roots, copied_tree=prefix is not None), path, text))
+        filesystem = FileSystem(roots, copied_tree=prefix is not None,
+                                tree_roots=[str(r) for r in options.tree_roots],
+                                include_paths=[str(d) for d in options.include_paths],
+                                entry=path)
+        source = _StringFirst(filesystem, path, text)
+        expander = Expander(source)
         entry = path
         context = None
     directives = expander.load(entry)
@@ -68,7 +82,9 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
               for e in expander.errors + check_directives(directives, context)}
     errors = list(unique.values())
     errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
-    return Tree("nginx", path, directives, files, errors)
+    outside = [f for f in getattr(source, "outside", []) if f in files]
+    return Tree("nginx", path, directives, files, errors, unresolved=list(expander.unresolved),
+                outside=outside)
 
 
 class _StringFirst:
@@ -88,8 +104,15 @@ class _StringFirst:
         return name if name == self.path and name.startswith("<") \
             else self.filesystem.identity(name)
 
-    def resolve(self, pattern: str):
-        return self.filesystem.resolve(pattern)
+    def resolve(self, pattern: str, avoid: frozenset = frozenset()):
+        return self.filesystem.resolve(pattern, avoid)
+
+    def missing(self, pattern: str) -> str:
+        return self.filesystem.missing(pattern)
+
+    @property
+    def outside(self) -> list:
+        return self.filesystem.outside
 
     def describe(self) -> str:
         return self.filesystem.describe()
