@@ -131,6 +131,14 @@ class LoadOptions:
     # includes are mapped into these before this machine's own files are read.
     tree_roots: tuple = ()
     strict_includes: bool = False
+    # Limits for `linter.inputs.read_config` (one file; one entry with everything it includes).
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_total_bytes: int = 64 * 1024 * 1024
+
+    def budget(self):
+        from linter.inputs import Budget
+
+        return Budget(self.max_file_bytes, self.max_total_bytes)
 
 
 @dataclass

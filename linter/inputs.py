@@ -1,0 +1,101 @@
+"""Reading configuration files safely: only regular files, bounded in size, decoded the way the
+servers read them.
+
+Every front end reads the entry file and each file it includes through `read_config()`, so the
+same rules hold everywhere:
+- only regular files are read: a FIFO would block forever, `/dev/zero` never ends, and `/proc`,
+  `/sys` and `/dev` hold no configuration (and `/proc/self/environ` holds secrets);
+- one file may be at most `Budget.max_file` bytes and one configuration (an entry with all it
+  includes) at most `Budget.max_total`; both are options (`--max-file-size`, `--max-total-size`);
+- the text must be text: a NUL byte or a UTF-16 byte-order mark is refused with a clear error
+  (none of the four servers reads UTF-16), a UTF-8 byte-order mark is dropped, and bytes that
+  are not UTF-8 are read as Latin-1 line by line (the servers compare bytes, so nothing is lost).
+Errors are `ConfigError`s; the caller adds the position of the include that named the file.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from linter.syntax import ConfigError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
+_SYSTEM_TREES = ("/proc/", "/sys/", "/dev/")
+
+
+@dataclass
+class Budget:
+    """What one configuration may still read; create one per `load()`."""
+
+    max_file: int = MAX_FILE_BYTES
+    max_total: int = MAX_TOTAL_BYTES
+    used: int = 0
+
+
+def read_config(path: str, budget: Budget) -> str:
+    """The text of one configuration file, or a ConfigError saying why it cannot be read."""
+    real = os.path.realpath(path)
+    if real.startswith(_SYSTEM_TREES) or real in ("/proc", "/sys", "/dev"):
+        raise ConfigError(f"refusing to read {path}: it is a system file ({real}), not a configuration", path)
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}", path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"cannot read {path}: it is a directory", path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"refusing to read {path}: not a regular file ({_kind(info.st_mode)})", path)
+    _check_size(path, info.st_size, budget)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(budget.max_file + 1)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}", path) from None
+    _check_size(path, len(data), budget)
+    budget.used += len(data)
+    return decode(data, path)
+
+
+def _check_size(path: str, size: int, budget: Budget) -> None:
+    if size > budget.max_file:
+        raise ConfigError(f"{path} is {_mib(size)}, over the {_mib(budget.max_file)} limit for one file "
+                          f"(--max-file-size)", path)
+    if budget.used + size > budget.max_total:
+        raise ConfigError(f"reading {path} would take this configuration over {_mib(budget.max_total)} "
+                          f"(--max-total-size)", path)
+
+
+def decode(data: bytes, path: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path} is UTF-16 text; the server reads configuration as UTF-8 or ASCII: "
+                          f"save it as UTF-8", path)
+    if b"\0" in data:
+        line = data[:data.index(b"\0")].count(b"\n") + 1
+        raise ConfigError("binary data (a NUL byte): this is not a configuration file", path, line, 1)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pieces = []
+        for line in data.splitlines(keepends=True):
+            try:
+                pieces.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                pieces.append(line.decode("latin-1"))
+        text = "".join(pieces)
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
