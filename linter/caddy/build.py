@@ -25,6 +25,15 @@
   slashes), HTTP/1.1, X-Forwarded-For/-Proto/-Host, and the client's Host (not to an https://
   upstream since v2.11); `handle_path`/`uri strip_prefix` remove a prefix, `rewrite`/`uri` change
   the path; `header_up` edits the request headers.
+- Open world: an `import` the parser could not read stays in the tree as a leaf directive with
+  `extra["unresolved"]`, and becomes an `Unknown` where its content would apply. At the top level
+  (outside any block) it could add whole sites: `Config.unknowns`. In the global options block it
+  could change every site: each `Site.unknowns`. Directly in a site block: that site's
+  `Site.unknowns`. A route's `unknowns` are its site's, plus those written in the blocks around
+  its answering handler, in the `handle`/`route`/... blocks the request runs through on its way,
+  in the named routes it invokes and the `handle_errors` blocks its errors go to. A directive
+  fragment (a snippet file, see parse.py) is the body of a site block we do not see:
+  `Unknown.including_context` is in the site's, its routes' and the config's unknowns.
 """
 from __future__ import annotations
 
@@ -36,8 +45,8 @@ from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_sample
 from linter.caddy.order import directive_order
 from linter.caddy.sites import GlobalOptions, site_blocks
 from linter.caddy import routes as route_factory
-from linter.model import Config, Listen, Site
-from linter.syntax import Tree
+from linter.model import Config, Listen, Site, Unknown
+from linter.syntax import Directive, Tree
 
 PROBE_PATHS = (
     "/", "/index.html", "/_matrix/client/versions", "/_matrix/client/v3/rooms/x/send/m.room.message/t",
@@ -60,6 +69,8 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     named = {d.args[0]: d for d in tree.directives if d.name == "named_route" and d.args}
     chains = ChainBuilder(order, named)
     named_chains = {name: chains.site(d.block or []).routes for name, d in named.items()}
+    scopes = _Scopes(tree)
+    config.unknowns = scopes.top
     built: dict = {}
     for block in site_blocks(tree.directives, opts):
         d = block.directive
@@ -76,13 +87,87 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
             routes = [CRoute(sets, [Handler("subroute", d, routes=chain.routes)])]
         site.facts.update({"chain": routes, "chain_errors": chain.errors, "named_routes": named_chains,
                            "block": block, "index": {}})
+        site.unknowns = scopes.site(d)
         _enumerate(site)
+        for route in site.routes:
+            route.unknowns = scopes.route(site, route, named)
         config.sites.append(site)
     _no_site_for_other_hosts(config)
+    for site in config.sites:
+        if site.facts.get("no_site"):
+            site.unknowns = _distinct(scopes.top + scopes.global_)
     for d, problem in chains.problems:
         config.notes.append(f"{d.span}: {problem}")
     config.options.setdefault("caddy_order", order)
     return config
+
+
+class _Scopes:
+    """Where the unresolved imports of a tree apply (see "Open world" above)."""
+
+    def __init__(self, tree: Tree):
+        self.own: dict = {}          # id(block directive) -> Unknowns written directly in it
+        self.parent: dict = {}       # id(directive) -> the directive whose block holds it
+        self.top = [Unknown.from_unresolved(d.extra["unresolved"]) for d in tree.directives
+                    if d.extra.get("unresolved")]
+        self.fragment = any(d.extra.get("fragment") for d in tree.directives)
+        self.context = [Unknown.including_context(tree.root)] if self.fragment else []
+        self.top += self.context
+        for d in tree.directives:
+            self._visit(d)
+        globals_ = [d for d in tree.directives if d.name == "global"]
+        self.global_ = [u for d in globals_ for u in self.own.get(id(d), [])]
+
+    def _visit(self, d: Directive) -> None:
+        if d.block is None:
+            return
+        found = [Unknown.from_unresolved(c.extra["unresolved"]) for c in d.block if c.extra.get("unresolved")]
+        if found:
+            self.own[id(d)] = found
+        for c in d.block:
+            self.parent[id(c)] = d
+            self._visit(c)
+
+    def site(self, d: Directive) -> list:
+        return _distinct(self.context + self.global_ + self.own.get(id(d), []))
+
+    def route(self, site: Site, route, named: dict) -> list:
+        out = list(site.unknowns)
+        terminal = route.facts.get("terminal")
+        d = terminal.directive if terminal is not None else None
+        while d is not None:                       # the answering handler's block and those around it
+            out += self.own.get(id(d), [])
+            d = self.parent.get(id(d))
+        state = route.facts.get("walk")
+        met = []
+        if state is not None:
+            met = list(state.entered) + [h for h, _ in state.response_ops] + [h for h, _ in state.request_ops] \
+                + [h for h, _, _ in state.rewrites] + list(state.auth) + [state.body_limit]
+        for h in met + list(route.facts.get("error_entered", ())):
+            if h is None:
+                continue
+            if h.kind == "invoke":
+                target = named.get(h.data.get("name"))
+                out += self._within(target) if target is not None else []
+            else:
+                out += self.own.get(id(h.directive), [])  # `handle { import x }`, `header { import x }`
+        return _distinct(out)
+
+    def _within(self, d: Directive) -> list:
+        """Every unresolved import inside a block, at any depth (a named route's body)."""
+        out = list(self.own.get(id(d), []))
+        for c in d.block or ():
+            out += self._within(c)
+        return out
+
+
+def _distinct(unknowns: list) -> list:
+    seen, out = set(), []
+    for u in unknowns:
+        if (u.span, u.what) not in seen:
+            seen.add((u.span, u.what))
+            out.append(u)
+    return out
 
 
 def _no_site_for_other_hosts(config: Config) -> None:

@@ -119,6 +119,8 @@ class ChainBuilder:
         for d in body:
             if d.name.startswith("@") or d.key in NOT_ROUTES:
                 continue
+            if d.extra.get("unresolved"):
+                continue        # an import that could not be read: the model's Unknowns say so
             if d.key == "handle_errors":
                 errors.append(self._handle_errors(d, definitions))
                 continue

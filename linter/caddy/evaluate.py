@@ -38,6 +38,7 @@ class Walk:
     unknowns: list = field(default_factory=list)       # undecidable matchers taken as false
     skipped_blocks: list = field(default_factory=list)  # undecided routes that would refuse
     notes: list = field(default_factory=list)          # what else the request's fate depends on
+    entered: list = field(default_factory=list)        # subroute and invoke Handlers run through
 
     def key(self, pattern) -> tuple:
         return (id(self.terminal), tuple(id(op) for _, op in self.response_ops),
@@ -152,8 +153,10 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
     if kind == "file_server" and h.data.get("pass_thru"):
         return False
     if kind == "subroute":
+        state.entered.append(h)
         return _run(h.routes or [], state, assume, named, depth + 1)
     if kind == "invoke":
+        state.entered.append(h)
         target = named.get(h.data.get("name"))
         return _run(target, state, assume, named, depth + 1) if target else False
     if kind in ANSWERS:

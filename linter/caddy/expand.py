@@ -10,8 +10,22 @@ as needed to know where snippet definitions and `import` lines are, and hands a 
 - A snippet is a top-level block whose only key is `(name)`; it must be defined before use.
 - `import` is recognised as the first token of a line (anywhere but inside a snippet body).
   A snippet name wins over a file; otherwise the pattern is a file or a glob (one `*` or `?`
-  at most), relative to the directory of the file the `import` token was written in.
-  Absolute patterns are looked up under `prefix` first when one is given (see _candidates).
+  at most). Where a file is looked for, first hit wins (see `_find`):
+  1. the checked tree: a relative pattern against the directory of the file the `import` is
+     written in (Caddy's rule); an absolute one mapped into the tree's roots (`prefix`, else the
+     `tree_roots` and the entry file's directory) by its longest suffix that exists there
+     (`/etc/caddy/snippets/x` -> `<root>/snippets/x`);
+  2. this machine's own file system, for an absolute pattern, only without `prefix`: the file
+     is read and listed in `outside` (it is not part of the checked tree);
+  3. each `include_paths` directory, by the longest suffix of the pattern that exists there;
+  4. shipped knowledge (`linter.known`): no standard Caddy snippet files exist, so nothing.
+  For a glob, "exists" means its directory exists: a glob whose directory is found but that
+  matches nothing imports nothing (Caddy only warns).
+- An import found nowhere (a file, a glob whose directory is nowhere, a name that is neither a
+  snippet defined before it nor a file) is not an error: it is an `Unresolved` (kind "import")
+  in `unresolved`, and its line (`import pattern args...`, without a `{ }` block) stays in the
+  token stream with `Token.mark` set on its `import` token, so the tree keeps a leaf `import`
+  directive there (parse.py). Cycles, unreadable files and directories stay ConfigErrors.
 - Arguments: `{args[N]}` / `{args.N}` inside a token are replaced, a token that is exactly
   `{args[a:b]}` (either bound optional) becomes several tokens; `{block}` is replaced by the
   tokens of the block after the import line, `{blocks.NAME}` by the tokens of its sub-block
@@ -28,7 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from linter.syntax import ConfigError, Span
+from linter.syntax import ConfigError, Span, Unresolved
 from linter.caddy.lex import Token, on_new_line
 
 # A runaway snippet that imports itself twice per level would otherwise grow exponentially.
@@ -44,18 +58,40 @@ class ImportStep:
     origin: tuple   # (file, snippet name or "") the import line was written in
 
 
+@dataclass(frozen=True)
+class UnresolvedImport:
+    """`Token.mark` of the `import` token of an import line that could not be read."""
+
+    unresolved: Unresolved
+    top: bool       # written at the top level, outside any block (could add whole sites)
+
+
 def is_snippet_key(text: str) -> bool:
     return len(text) >= 2 and text[0] == "(" and text[-1] == ")"
 
 
 class Expander:
     def __init__(self, read: Callable[[str, tuple], list[Token]], prefix: Optional[str],
-                 errors: list[ConfigError]):
+                 errors: list[ConfigError], *, entry: Optional[str] = None,
+                 tree_roots: tuple = (), include_paths: tuple = ()):
         self.read = read            # read(abs_path, origin) -> tokens (raises ConfigError)
         self.prefix = prefix
         self.errors = errors
         self.snippets: dict[str, list[Token]] = {}
         self.files: list[str] = []
+        self.outside: list[str] = []          # files read from this machine, outside the tree
+        self.unresolved: list[Unresolved] = []
+        # The checked tree's roots, best first: (directory, given by the user as a copy of the
+        # server's configuration). Only such a copy may answer an absolute import by its
+        # file name alone; an implicit root needs at least one directory of the path too.
+        roots: list = []
+        if prefix:
+            roots.append((os.path.abspath(prefix), True))
+        roots += [(os.path.abspath(r), False) for r in tree_roots]
+        if entry and entry != "<string>":
+            roots.append((os.path.dirname(os.path.abspath(entry)), False))
+        self.roots = list({r: (r, explicit) for r, explicit in reversed(roots)}.values())[::-1]
+        self.include_paths = [os.path.abspath(p) for p in include_paths]
 
     # ---- the walk ---------------------------------------------------------------------
     def run(self, tokens: list[Token]) -> list[Token]:
@@ -68,8 +104,9 @@ class Expander:
         while i < len(toks):
             tok = toks[i]
             new_line = i == 0 or on_new_line(toks[i - 1], tok)
-            if tok.text == "import" and new_line:
-                toks, i = self._import(toks, i, depth)
+            if tok.text == "import" and new_line and tok.mark is None:
+                toks, i, kept = self._import(toks, i, depth, top=depth == 0 and not bare and not header)
+                out.extend(kept)
                 if len(toks) > MAX_TOKENS:
                     raise ConfigError("imports expand to too many tokens (a snippet importing "
                                       "itself over and over?)", tok.path, tok.line, tok.column)
@@ -123,20 +160,23 @@ class Expander:
         return toks[open_index + 1:], None
 
     # ---- one import line ---------------------------------------------------------------
-    def _import(self, toks: list[Token], i: int, depth: int):
+    def _import(self, toks: list[Token], i: int, depth: int, top: bool = False):
+        """Splice the import at toks[i] in: (new tokens, where to go on, tokens to keep as
+        they are: the line of an import that could not be read)."""
         imp = toks[i]
         j = i + 1
         same_line = lambda k: k < len(toks) and not on_new_line(toks[k - 1], toks[k])
         if not same_line(j) or toks[j].is_open:
             self.errors.append(ConfigError("import needs a file name or a snippet name",
                                            imp.path, imp.line, imp.column))
-            return toks[:i] + toks[i + 1:], i
+            return toks[:i] + toks[i + 1:], i, []
         pattern_tok = toks[j]
         args: list[str] = []
         j += 1
         while same_line(j) and not toks[j].is_open:
             args.append(toks[j].text)
             j += 1
+        line_tokens = toks[i + 1:j]       # the pattern and the arguments
         block: list[Token] = []
         last = toks[j - 1]
         if same_line(j) and toks[j].is_open:
@@ -152,14 +192,21 @@ class Expander:
             span = Span(imp.path, imp.line, imp.column, last.end_line, last.end_column)
 
         try:
-            imported = self._resolve(pattern_tok, imp)
+            imported, missing = self._resolve(pattern_tok, imp)
+            if missing is not None:
+                unresolved = Unresolved(span, pattern_tok.text, missing, "import")
+                if unresolved not in self.unresolved:     # a snippet imported twice
+                    self.unresolved.append(unresolved)
+                kept = [imp.copy(mark=UnresolvedImport(unresolved, top))] + line_tokens
+                return toks[:i] + rest, i, kept
             copies = self._substitute(imported, imp, span, args, block, depth)
         except ConfigError as err:
             self.errors.append(err)
             copies = []
-        return toks[:i] + copies + rest, i
+        return toks[:i] + copies + rest, i, []
 
-    def _resolve(self, pattern_tok: Token, imp: Token) -> list[Token]:
+    def _resolve(self, pattern_tok: Token, imp: Token):
+        """(tokens, None), or ([], why) when the import is found nowhere."""
         pattern = pattern_tok.text
         if pattern == "":
             raise ConfigError("import needs a non-empty file name", pattern_tok.path,
@@ -171,20 +218,14 @@ class Expander:
             if tokens and tokens[0].origin in ancestry:
                 raise ConfigError(f"import cycle: snippet ({pattern}) ends up importing itself",
                                   *where)
-            return tokens
+            return tokens, None
         if pattern.count("*") > 1 or pattern.count("?") > 1 or (
                 "[" in pattern and "]" in pattern):
             raise ConfigError(f"import pattern {pattern!r} may use only one wildcard (* or ?)",
                               *where)
-        matches = None
-        for candidate in self._candidates(pattern, imp.path):
-            matches = _matches(candidate)
-            if matches:
-                break
-        if not matches:
-            if any(c in pattern for c in "*?"):
-                return []  # Caddy only warns when a glob matches nothing
-            raise ConfigError(f"file to import not found: {pattern}", *where)
+        matches, outside, looked = self._find(pattern, imp.path)
+        if matches is None:
+            return [], _reason(pattern, looked)
         out: list[Token] = []
         for path in matches:
             path = os.path.abspath(path)
@@ -195,26 +236,50 @@ class Expander:
                 raise ConfigError(f"import cycle: {path} ends up importing itself", *where)
             if path not in self.files:
                 self.files.append(path)
+            if outside and path not in self.outside:
+                self.outside.append(path)
             out.extend(self.read(path, origin))
-        return out
+        return out, None
 
-    def _candidates(self, pattern: str, importing_file: str) -> list[str]:
-        """Where an import pattern may point, best first.
+    def _find(self, pattern: str, importing_file: str):
+        """(matching files or None when found nowhere, read from outside the tree, where looked).
 
-        Relative: the importing file's directory (Caddy). Absolute with a `prefix` (a copy
-        of /etc/caddy or of a whole root file system): under the prefix by its longest
-        suffix (`/etc/caddy/snippets/*.caddy` -> `<prefix>/etc/caddy/snippets/*.caddy`, then
-        `<prefix>/caddy/snippets/*.caddy`, `<prefix>/snippets/*.caddy`, `<prefix>/*.caddy`),
-        and only then this machine's own file system.
+        The candidates, best first, are (directory, pattern relative to it, outside) triples;
+        see the module docstring for the order.
         """
-        if not os.path.isabs(pattern):
-            base = os.path.dirname(os.path.abspath(importing_file))
-            return [os.path.join(globmod.escape(base), pattern)]
-        if not self.prefix:
-            return [pattern]
-        prefix = globmod.escape(os.path.abspath(self.prefix))
         parts = [p for p in pattern.split("/") if p]
-        return [os.path.join(prefix, *parts[k:]) for k in range(len(parts))] + [pattern]
+        candidates = []
+        looked = []
+        importer = os.path.abspath(importing_file)
+        if not os.path.isabs(pattern):
+            base = os.path.dirname(importer)
+            candidates.append((base, pattern, importer in self.outside))
+            looked.append(base)
+        else:
+            for k in range(len(parts)):
+                for root, explicit in self.roots:
+                    if explicit or k <= len(parts) - 2:
+                        candidates.append((root, "/".join(parts[k:]), False))
+            looked += [root for root, _ in self.roots]
+            if not self.prefix:
+                inside = any(_under(pattern, root) for root, _ in self.roots)
+                candidates.append(("/", "/".join(parts), not inside))
+                looked.append("this machine")
+        for k in range(len(parts)):
+            for folder in self.include_paths:
+                if parts[k] != "..":
+                    candidates.append((folder, "/".join(parts[k:]), False))
+        looked += self.include_paths
+        for n, (folder, rest, outside) in enumerate(candidates):
+            matches = _matches(folder, rest)
+            if matches is None:
+                continue
+            if not matches and n and "/" not in rest:
+                # A glob mapped to a root by its file name alone: the root proves nothing
+                # about the pattern's directory, only a matching file does.
+                continue
+            return matches, outside, looked
+        return None, False, looked
 
     def _substitute(self, imported: list[Token], imp: Token, span: Span, args: list[str],
                     block: list[Token], nesting: int) -> list[Token]:
@@ -260,14 +325,37 @@ class Expander:
         return out
 
 
-def _matches(full: str) -> list[str]:
-    if not any(c in full for c in "*?"):
-        return [full] if os.path.exists(full) else []
-    matches = sorted(globmod.glob(full, include_hidden=True))
+def _matches(folder: str, rest: str) -> Optional[list[str]]:
+    """The files `rest` names under `folder`; None when it is not there at all (for a glob:
+    when the directory its wildcard is in does not exist)."""
+    full = os.path.join(folder, rest)
+    if not any(c in rest for c in "*?"):
+        return [full] if os.path.exists(full) else None
+    fixed = []
+    for part in rest.split("/"):
+        if any(c in part for c in "*?"):
+            break
+        fixed.append(part)
+    if not os.path.isdir(os.path.join(folder, *fixed)):
+        return None
+    matches = sorted(globmod.glob(os.path.join(globmod.escape(folder), rest), include_hidden=True))
     if os.path.basename(full).startswith("*"):
         # Caddy skips dotfiles when the last path segment starts with a wildcard
         matches = [m for m in matches if not os.path.basename(m).startswith(".")]
     return matches
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _reason(pattern: str, looked: list) -> str:
+    places = list(dict.fromkeys(looked))
+    shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
+    where = f" (looked in {shown})" if shown else ""
+    if "/" not in pattern and not any(c in pattern for c in "*?"):
+        return f"no snippet ({pattern}) defined before it, and not found as a file{where}"
+    return f"not found{where}"
 
 
 def _block_mapping(block: list[Token], imp: Token) -> dict[str, list[Token]]:

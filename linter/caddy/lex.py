@@ -45,10 +45,10 @@ class Token:
     """One Caddyfile token. `quote` is '' (bare), '"', '`' or '<' (heredoc)."""
 
     __slots__ = ("text", "quote", "path", "line", "column", "end_line", "end_column",
-                 "brk", "brk_end", "origin", "chain", "env")
+                 "brk", "brk_end", "origin", "chain", "env", "mark")
 
     def __init__(self, text, quote, path, line, column, end_line, end_column, brk, brk_end,
-                 origin, chain=(), env=()):
+                 origin, chain=(), env=(), mark=None):
         self.text = text
         self.quote = quote
         self.path = path
@@ -64,10 +64,14 @@ class Token:
         self.chain = chain
         # Names of the {$ENV} placeholders substituted inside this token.
         self.env = env
+        # On the `import` token of an import that could not be read (expand.py): its
+        # `UnresolvedImport`. The line stays in the token stream as a leaf directive.
+        self.mark = mark
 
     def copy(self, **changes) -> "Token":
         new = Token(self.text, self.quote, self.path, self.line, self.column, self.end_line,
-                    self.end_column, self.brk, self.brk_end, self.origin, self.chain, self.env)
+                    self.end_column, self.brk, self.brk_end, self.origin, self.chain, self.env,
+                    self.mark)
         for key, value in changes.items():
             setattr(new, key, value)
         return new
@@ -133,11 +137,12 @@ class _Positions:
         return line, column, end_line, end_column + 1
 
 
-def substitute_env(text: str, env: Mapping[str, str]):
+def substitute_env(text: str, env: Mapping[str, str], keep_unset: bool = False):
     """Caddy's replaceEnvVars: `{$NAME}` / `{$NAME:default}` before lexing.
 
     Returns (new_text, segments or None, substitutions) where substitutions lists
-    (orig_start, orig_end, name, value) in order.
+    (orig_start, orig_end, name, value) in order. With `keep_unset`, a variable that is unset
+    and has no default stays as written (the linter does not see the server's environment).
     """
     if "{$" not in text:
         return text, None, []
@@ -165,7 +170,7 @@ def substitute_env(text: str, env: Mapping[str, str]):
         key, has_default, default = name.partition(":")
         value = env.get(key)
         if value is None:
-            value = default if has_default else ""
+            value = default if has_default else (text[begin:end + 1] if keep_unset else "")
         literal = text[pos:begin]
         if literal:
             segments.append((new_pos, new_pos + len(literal), pos, begin, False))
@@ -206,12 +211,13 @@ def _finish_heredoc(body: str, marker: str, first_line: int, path: str) -> str:
 
 
 def lex(text: str, path: str, env: Optional[Mapping[str, str]] = None,
-        origin: Optional[tuple] = None) -> list[Token]:
-    """Tokens of one Caddyfile. Raises ConfigError (with a position) for bad input."""
+        origin: Optional[tuple] = None, keep_unset: bool = False) -> list[Token]:
+    """Tokens of one Caddyfile. Raises ConfigError (with a position) for bad input.
+    `keep_unset`: see substitute_env."""
     if env is None:
         env = os.environ
     bom = text.startswith("\ufeff")
-    source, segments, subs = substitute_env(text, env)
+    source, segments, subs = substitute_env(text, env, keep_unset)
     positions = _Positions(text, segments, bom)
     origin = origin or (path, "")
     tokens: list[Token] = []

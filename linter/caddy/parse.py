@@ -30,6 +30,17 @@ Tree conventions:
 - `*.caddy-d.Caddyfile` files (or `fragment=True`) are directive fragments, the body of a
   site block: they are parsed with the grammar's `fragment` start and wrapped in a site
   Directive with no address and `extra={"kind": "site", "braces": False, "fragment": True}`.
+  When the engine lints a file (`load_options` given), so is a file other than `Caddyfile`
+  whose top-level lines all start with a directive or a matcher (`directives_only`): a snippet
+  meant to be imported into a site block. `caddy adapt` would read its first line as a site
+  address; we read it as what it is for, and the model marks what includes it as unknown.
+- An `import` found nowhere (see expand.py for where we look) is not an error: it is an
+  `Unresolved` in `Tree.unresolved` and stays in the tree as a leaf directive `import` (its
+  pattern and arguments as args, without the `{ }` block it may have) with
+  `extra["unresolved"]`, where it is written: inside a block, or at the top level between the
+  site blocks. Files read from this machine outside the checked tree are in `Tree.outside`.
+- When the engine lints a file, a `{$VAR}` that is unset here keeps its placeholder as written
+  (the server's environment is not ours), instead of becoming empty as in Caddy.
 - Caddy accepts a top-level block whose final `}` is missing when the file ends with the `}`
   of a nested block (that brace then closes both); we accept it too and mark the block with
   `extra["missing_brace"] = True`.
@@ -38,8 +49,8 @@ Tree conventions:
 
 Errors are `ConfigError`s in `Tree.errors` with file, line and column. After a lexical or
 structural error (unterminated quote or heredoc, unbalanced braces ...) the tree has no
-directives, like Caddy, which stops there. Other errors (an import that is not found, a bad
-site address, a snippet defined twice) are reported and the rest of the file is still parsed.
+directives, like Caddy, which stops there. Other errors (an import cycle, a bad site address,
+a snippet defined twice) are reported and the rest of the file is still parsed.
 Public functions: load, parse_string, looks_like_caddy (detect.py), caddy_v1_reason (v1.py).
 """
 from __future__ import annotations
@@ -47,7 +58,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, Optional
 
-from linter.syntax import ConfigError, Directive, Span, Tree
+from linter.syntax import ConfigError, Directive, LoadOptions, Span, Tree
 from linter.caddy.lex import Token, empty_substitutions, lex, on_new_line
 from linter.caddy.expand import Expander
 from linter.caddy.address import address_problem
@@ -87,26 +98,66 @@ def _lark():
 # ---- public API --------------------------------------------------------------------------
 
 def load(path: str, *, prefix: Optional[str] = None, env: Optional[Mapping[str, str]] = None,
-         fragment: Optional[bool] = None, load_options=None) -> Tree:
+         fragment: Optional[bool] = None, load_options: Optional[LoadOptions] = None) -> Tree:
     """Parse the Caddyfile at `path` with everything it imports.
 
     `prefix`: for offline audits, a copy of /etc/caddy (or of a whole root file system):
-    absolute import paths are looked for under it by their longest suffix that exists there
-    before this machine's file system is tried. `env`: the environment used for `{$VAR}`
-    (default: os.environ). `fragment`: parse as a site body (default: `*.caddy-d.Caddyfile`).
+    absolute import paths are looked for under it by their longest suffix that exists there,
+    and never on this machine. `load_options` (linter.syntax.LoadOptions): where imports are
+    looked for (its `prefix` wins over `prefix=`; `tree_roots`, `include_paths`), see expand.py.
+    `env`: the environment used for `{$VAR}` (default: os.environ). `fragment`: parse as a site
+    body (True), or as a whole Caddyfile (False). By default (None) a `*.caddy-d.Caddyfile` is a
+    fragment; and when `load_options` is given (the engine linting files as a user hands them
+    over), so is a file other than `Caddyfile` that holds only directives (`directives_only`):
+    a snippet meant to be imported into a site block. Without `load_options` such a file is
+    read the way `caddy adapt` reads it, as a whole Caddyfile (where its first line is a site
+    address, and an error).
     """
     try:
         text = _read(path)
     except ConfigError as err:
         return Tree("caddy", path, [], [path], [err])
-    return _parse(text, path, prefix=prefix, env=env, fragment=fragment)
+    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options)
 
 
 def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
                  env: Optional[Mapping[str, str]] = None,
-                 fragment: Optional[bool] = None) -> Tree:
-    """Parse Caddyfile text; relative imports resolve against the directory of `path`."""
-    return _parse(text, path, prefix=prefix, env=env, fragment=fragment)
+                 fragment: Optional[bool] = None,
+                 load_options: Optional[LoadOptions] = None) -> Tree:
+    """Parse Caddyfile text; relative imports resolve against the directory of `path`.
+
+    Without a `path`, the text is a whole Caddyfile (no directives-only detection)."""
+    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options)
+
+
+def directives_only(tokens: list[Token]) -> bool:
+    """Whether the (expanded) tokens hold only directives: every line at the top level starts
+    with a standard directive or a matcher definition (`@name`), never with a site address, a
+    snippet/named route or a global options block. Unreadable imports do not count either way.
+
+    Such a file is a snippet meant to be imported into a site block (Caddy itself reads its
+    first line as a site address and refuses it when given the file alone)."""
+    depth, seen, prev = 0, False, None
+    for tok in tokens:
+        first = prev is None or on_new_line(prev, tok)
+        prev = tok
+        if tok.is_open:
+            if depth == 0 and first:
+                return False            # a global options block
+            depth += 1
+        elif tok.is_close:
+            depth = max(0, depth - 1)
+        elif depth == 0 and first and tok.mark is None:
+            if tok.quote or not (tok.text in STANDARD_DIRECTIVES
+                                 or (tok.text.startswith("@") and len(tok.text) > 1)):
+                return False
+            seen = True
+    return seen
+
+
+def _may_be_snippet(path: str) -> bool:
+    """A file that could be a snippet: not the entry `Caddyfile`, not text without a name."""
+    return path != "<string>" and os.path.basename(path) != "Caddyfile"
 
 
 # ---- the pipeline ------------------------------------------------------------------------
@@ -122,48 +173,107 @@ def _read(path: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _parse(text, path, *, prefix, env, fragment) -> Tree:
+def _parse(text, path, *, prefix, env, fragment, load_options=None) -> Tree:
     if env is None:
         env = os.environ
+    options = load_options or LoadOptions()
+    prefix = options.prefix or prefix
+    given = fragment
     if fragment is None:
         fragment = path.endswith(FRAGMENT_SUFFIX)
     errors: list[ConfigError] = []
     files = [path]
 
-    def read(file_path: str, origin: tuple) -> list[Token]:
-        return lex(_read(file_path), file_path, env, origin)
+    # Linting files as handed over (load_options given), the server's environment is not ours:
+    # a {$VAR} unset here keeps its placeholder as written instead of becoming empty.
+    open_world = load_options is not None
 
-    expander = Expander(read, prefix, errors)
+    def read(file_path: str, origin: tuple) -> list[Token]:
+        return lex(_read(file_path), file_path, env, origin, keep_unset=open_world)
+
+    expander = Expander(read, prefix, errors, entry=path, tree_roots=tuple(options.tree_roots),
+                        include_paths=tuple(options.include_paths))
     directives: list[Directive] = []
+    tokens: list[Token] = []
     try:
-        tokens = lex(text, path, env, (os.path.abspath(path), ""))
+        tokens = lex(text, path, env, (os.path.abspath(path), ""), keep_unset=open_world)
         tokens = expander.run(tokens)
-        files += [f for f in expander.files if f != os.path.abspath(path)]
         if not tokens and not text and not fragment:
             # Caddy itself refuses a zero-byte Caddyfile (its lexer fails with "EOF")
             raise ConfigError("the Caddyfile is empty", path)
-        stream, missing_brace = _lark_tokens(tokens)
-        directives = _Builder(tokens, path, text, env, errors).build(stream, fragment)
-        if missing_brace and directives:
-            directives[-1].extra["missing_brace"] = True
     except ConfigError as err:
         errors.append(err)
-        files += [f for f in expander.files if f not in files]
-        directives = []
-    except _SyntaxError as err:
-        errors.append(err.error)
-        directives = []
+        tokens = None
+    files += [f for f in expander.files if f != os.path.abspath(path) and f not in files]
+
+    detected = False
+    if tokens is not None:
+        directives, found = _structure(tokens, path, text, env, fragment)
+        if given is None and open_world and not fragment and _may_be_snippet(path) \
+                and directives_only(tokens) and not _v1(directives, text, path, files):
+            detected = fragment = True
+            directives, found = _structure(tokens, path, text, env, True)
+        errors += found
 
     reason = None
-    if not fragment:
-        reason = find_v1(Tree("caddy", path, directives, files, [])) if directives \
-            else reason_in_text(text)
+    if not fragment or detected:
+        reason = _v1(directives, text, path, files)
     if reason:
         message, span = reason.message, reason.span
         errors = [ConfigError(f"Caddy v1 syntax: {message}, not understood by Caddy 2",
                               span.path if span else path,
                               span.line if span else 0, span.column if span else 0)]
-    return Tree("caddy", path, directives, files, errors)
+    return Tree("caddy", path, directives, files, errors, unresolved=list(expander.unresolved),
+                outside=list(expander.outside))
+
+
+def _v1(directives, text, path, files):
+    return find_v1(Tree("caddy", path, directives, files, [])) if directives else reason_in_text(text)
+
+
+def _structure(tokens: list[Token], path, text, env, fragment: bool):
+    """(directives, errors) of the expanded tokens; no directives after a structural error.
+
+    Outside a fragment, the lines of unreadable imports written at the top level are taken out
+    of the grammar's way (it knows only blocks there) and come back as leaf `import` directives
+    between the blocks they were written between."""
+    errors: list[ConfigError] = []
+    top: list = []
+    if not fragment:
+        tokens, top = _take_top_imports(tokens)
+    try:
+        stream, missing_brace = _lark_tokens(tokens)
+        directives = _Builder(tokens, path, text, env, errors).build(stream, fragment, top)
+        last = next((d for d in reversed(directives) if not d.extra.get("unresolved")), None)
+        if missing_brace and last is not None:
+            last.extra["missing_brace"] = True
+    except ConfigError as err:
+        errors.append(err)
+        directives = []
+    except _SyntaxError as err:
+        errors.append(err.error)
+        directives = []
+    return directives, errors
+
+
+def _take_top_imports(tokens: list[Token]):
+    """(the tokens without the top-level unresolved import lines, [(index of the next token
+    in the result, the import line's tokens)])."""
+    if not any(t.mark is not None and t.mark.top for t in tokens):
+        return tokens, []
+    kept, top = [], []
+    line = None
+    for tok in tokens:
+        if line is not None and not on_new_line(line[-1], tok):
+            line.append(tok)
+            continue
+        line = None
+        if tok.mark is not None and tok.mark.top:
+            line = [tok]
+            top.append((len(kept), line))
+            continue
+        kept.append(tok)
+    return kept, top
 
 
 class _SyntaxError(Exception):
@@ -305,11 +415,14 @@ class _Builder:
                            last.end_line if last else 1, last.end_column if last else 1)
 
     # ---- tree ----------------------------------------------------------------------------
-    def build(self, stream, fragment: bool) -> list[Directive]:
+    def build(self, stream, fragment: bool, top=()) -> list[Directive]:
+        """`top`: [(token index, tokens)] of unreadable imports at the top level, taken out of
+        the stream (see _take_top_imports): leaf directives between the blocks."""
         from lark.exceptions import UnexpectedInput
 
+        pending = [(index, self._leaf(words)) for index, words in top]
         if not stream:
-            return [self._fragment_site([])] if fragment else []
+            return [self._fragment_site([])] if fragment else [d for _, d in pending]
         try:
             tree = _lark().parse(stream, start="fragment" if fragment else "start")
         except UnexpectedInput as err:
@@ -319,6 +432,12 @@ class _Builder:
         out: list[Directive] = []
         named_routes: dict[str, Token] = {}
         for number, node in enumerate(tree.children):
+            first = node.children[0]
+            start = getattr(first, "start_pos", None)
+            if start is None:                       # a header node: its WORDS token
+                start = first.children[0].start_pos
+            while pending and pending[0][0] <= start:
+                out.append(pending.pop(0)[1])
             if node.data == "bare_site":
                 header, body = node.children
                 out.append(self._site(self._words(header), None, self._body(body), False))
@@ -340,6 +459,7 @@ class _Builder:
                                      [header[0].span], body, {"kind": "named_route"}))
             else:
                 out.append(self._site(header, brace, body, True))
+        out += [d for _, d in pending]
         return out
 
     def _words(self, node) -> list[Token]:
@@ -427,6 +547,10 @@ class _Builder:
                     d.span.path, d.span.line, d.span.column))
                 return
 
+    def _leaf(self, words: list[Token]) -> Directive:
+        """A one-line directive from its tokens (the line of an unreadable import)."""
+        return self._make(words[0], words[1:], None, None)
+
     def _fragment_site(self, body: list[Directive]) -> Directive:
         return Directive("site", [], Span.point(self.path, 1, 1), [], body,
                          {"kind": "site", "braces": False, "fragment": True})
@@ -447,8 +571,10 @@ class _Builder:
                 lbrace = child
             else:
                 block = self._body(child)
-        name = words[0]
-        args = words[1:]
+        return self._make(words[0], words[1:], lbrace, block, words)
+
+    def _make(self, name: Token, args: list[Token], lbrace, block, words=None) -> Directive:
+        words = words or [name] + args
         if args and args[-1].text == "{}" and not args[-1].quote and lbrace is None:
             self._error("unexpected '{}' at the end of the line: to open an empty block, put "
                         "'{' and '}' on separate lines", args[-1])
@@ -459,6 +585,8 @@ class _Builder:
         if name.chain:
             extra["import"] = name.chain[-1].span
             extra["import_chain"] = [step.span for step in name.chain]
+        if name.mark is not None:
+            extra["unresolved"] = name.mark.unresolved
         env = sorted({n for t in words for n in t.env})
         if env:
             extra["env"] = env

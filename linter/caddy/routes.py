@@ -58,6 +58,7 @@ def add_route(site, key: tuple, state, methods: Optional[frozenset]) -> Route:
         "upstream_down_status": errors["status"] if errors else 502,
         "error_content_type": errors["content_type"] if errors else None,
         "body_size_directive": None, "body_size_unseen_parent": False,
+        "error_entered": errors["entered"] if errors else [],
     })
     if state.body_limit is not None:
         setting = next(iter(state.body_limit.directive.children("max_size")), None)
@@ -322,7 +323,7 @@ def _error_answer(site, state) -> Optional[dict]:
     if not blocks:
         return None
     inner = walk(blocks, state.method, state.path, {}, site.facts.get("named_routes"))
-    answer = {"status": status, "content_type": None, "ops": _error_ops(inner)}
+    answer = {"status": status, "content_type": None, "ops": _error_ops(inner), "entered": inner.entered}
     if inner.terminal is not None and inner.terminal.kind == "static_response" \
             and inner.terminal.data.get("kind") == "respond":
         body = inner.terminal.data.get("body")

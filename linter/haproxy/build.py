@@ -8,7 +8,12 @@ split the same way per port. So each Site knows its host, TLS and port (`facts["
 a route's remaining conditions are about the request itself. `mode tcp` sections become Sites with
 no routes (HAProxy forwards bytes there; the model does not look inside). A file with neither a
 `global` nor a `defaults` section is read as a fragment of a stock haproxy.cfg, whose defaults
-say `mode http` (noted in `Config.notes`); HAProxy's own default mode is tcp.
+say `mode http` (noted in `Config.notes`); HAProxy's own default mode is tcp. A file with only
+backends and no `global` section is a piece of a configuration whose frontends are not seen: each
+backend becomes one Site, as the default backend of an unseen frontend (no listeners, no names).
+
+Open world (`_open_world`): such fragments carry `Unknown.including_context` in every Site's and
+Route's `unknowns`, and a route to a backend the files do not define carries an Unknown for it.
 
 Routes, in HAProxy's evaluation order (selection: routing.py):
 1. the frontend's final `http-request` rules (return, redirect, deny, tarpit, auth; an `allow`
@@ -52,7 +57,8 @@ from linter.haproxy.conditions import (OTHER_HOST, All, Not, collect_variables, 
 from linter.haproxy.shapes import expr as _expr
 from linter.haproxy.shapes import has_unknown, shapes
 from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
-from linter.model import Action, Config, Listen, Route, Site
+from linter.haproxy.conditions import AclTable
+from linter.model import Action, Config, Listen, Route, Site, Unknown
 from linter.syntax import Tree
 
 XFF = "x-forwarded-for"
@@ -64,10 +70,53 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     options = options or {}
     fronts, backs = sections.read(tree)
     seen_sections = {d.key for d in tree.directives if d.extra.get("section")}
-    builder = _Builder(tree, backs, assume_http=not seen_sections & {"global", "defaults"})
+    stock = not seen_sections & {"global", "defaults"}
+    builder = _Builder(tree, backs, assume_http=stock)
+    unseen_frontend = not fronts and "global" not in seen_sections
+    if unseen_frontend:
+        # Only backends (a conf.d piece, a documentation excerpt): each is reached from a
+        # frontend not in the files read. Model it as such a frontend's default backend.
+        fronts = [_frontend_not_seen(b) for b in backs.values() if b.kind == "backend"]
     for proxy in fronts:
         builder.add_frontend(proxy)
-    return Config("haproxy", tree, builder.sites, dict(options), builder.notes)
+    config = Config("haproxy", tree, builder.sites, dict(options), builder.notes)
+    fragment = stock or unseen_frontend or any(d.extra.get("fragment") for d in tree.directives)
+    _open_world(config, backs, fragment)
+    return config
+
+
+def _frontend_not_seen(backend) -> sections.Proxy:
+    fe = sections.Proxy("frontend", "", backend.directive, [], AclTable([]), dict(backend.settings),
+                        dict(backend.errorfiles))
+    # what `default_backend <name>` would say, written where the backend is
+    default = replace(backend.directive, args=[backend.name], arg_spans=[], block=None, extra={})
+    fe.settings["default_backend"] = sections.Setting(backend.name, default)
+    fe.settings.pop("forwardfor", None)        # the backend's own: counted there
+    return fe
+
+
+def _open_world(config: Config, backs: dict, fragment: bool) -> None:
+    """Unknowns (see linter.model): what a route's rules could come from but the files do not show.
+
+    - A fragment (no `global` nor `defaults` section, lines of a section whose header is not in
+      the file, or only backends): the configuration it belongs to could set the mode, forwarding
+      options and rules of a named defaults section, and it holds the frontends of a file
+      with only backends: `Unknown.including_context` on every site, route, and the config.
+    - A route to a backend that is not in the files read (or that `use_backend %[...]` picks at
+      run time): that backend's `http-request`/`http-response` rules and `option forwardfor` are
+      unseen: an Unknown at the `use_backend`/`default_backend` line.
+    """
+    context = [Unknown.including_context(config.tree.root)] if fragment else []
+    config.unknowns = list(context)
+    for site in config.sites:
+        site.unknowns = list(context)
+        for route in site.routes:
+            route.unknowns = list(context)
+            name = route.facts.get("backend")
+            if name and name not in backs and route.facts.get("haproxy_answered_by") is None:
+                what = (f"the backend `{name}` picks at run time" if "%[" in name
+                        else f"backend `{name}` (not in the files read)")
+                route.unknowns.append(Unknown(route.span, what))
 
 
 @dataclass

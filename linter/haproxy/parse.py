@@ -76,13 +76,20 @@ _SCOPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 
 def parse_string(text: str, path: str = "<string>", *, env: Optional[Mapping[str, str]] = None,
-                 version: Optional[str] = None) -> Tree:
-    directives, errors = _parse_file(text, path, os.environ if env is None else env, version)
+                 version: Optional[str] = None, load_options=None) -> Tree:
+    """`load_options` given: read a fragment as the linter does (see `load`)."""
+    directives, errors = _parse_file(text, path, os.environ if env is None else env, version,
+                                     fragments=load_options is not None)
     return Tree("haproxy", path, directives, [path], errors)
 
 
 def load(paths: Union[str, list], *, prefix: Optional[str] = None,
          env: Optional[Mapping[str, str]] = None, version: Optional[str] = None, load_options=None) -> Tree:
+    """`load_options` (linter.syntax.LoadOptions) is given by the engine, linting files as users
+    hand them over: then lines before the first section of a file that is not `haproxy.cfg` and
+    has no `global` section are a fragment, the body of a section we do not see (see
+    `fragment_kind`), instead of an error. HAProxy has no include directive: nothing else in
+    LoadOptions applies (`prefix=` keeps its meaning: the directory relative paths are in)."""
     if isinstance(paths, str):
         paths = [paths]
     env = os.environ if env is None else env
@@ -95,7 +102,7 @@ def load(paths: Union[str, list], *, prefix: Optional[str] = None,
         except OSError as error:
             tree.errors.append(ConfigError(f"cannot read {path}: {error.strerror or error}", path))
             continue
-        directives, file_errors = _parse_file(text, path, env, version)
+        directives, file_errors = _parse_file(text, path, env, version, fragments=load_options is not None)
         tree.directives.extend(directives)
         tree.files.append(path)
         tree.errors.extend(file_errors)
@@ -149,6 +156,55 @@ def looks_like_haproxy(text: str, path: str) -> bool:
     return sections > 0 and others <= sections
 
 
+# Keywords of proxy sections (frontend, backend, listen, defaults) that a fragment may start
+# with; which of them only a frontend or only a backend has decides the fragment's section.
+_PROXY_KEYWORDS = frozenset("""
+    acl bind mode option no timeout use_backend default_backend http-request http-response
+    http-after-response tcp-request tcp-response redirect server server-template default-server
+    balance hash-type cookie http-check tcp-check capture stats errorfile errorfiles errorloc
+    errorloc302 errorloc303 http-error log log-format log-tag maxconn monitor-uri monitor
+    compression filter unique-id-format unique-id-header http-reuse retries retry-on fullconn
+    description disabled enabled id force-persist ignore-persist persist stick stick-table
+    use-server rate-limit source dispatch declare http-send-name-header email-alert backlog
+    external-check load-server-state-from-file server-state-file-name use-fcgi-app
+""".split())
+_FRONTEND_ONLY = frozenset({"bind", "use_backend", "default_backend", "monitor-uri", "monitor",
+                            "capture", "backlog"})
+_BACKEND_ONLY = frozenset({"server", "server-template", "default-server", "balance", "hash-type",
+                           "cookie", "http-check", "tcp-check", "use-server", "fullconn",
+                           "http-reuse", "dispatch"})
+
+
+def fragment_kind(text: str, path: str) -> Optional[str]:
+    """The section a file's leading lines belong to when the file is a fragment, else None.
+
+    A piece of a configuration (a documentation excerpt, a file assembled into haproxy.cfg by a
+    template) may start with the lines of a section whose header it does not show: `acl ...`,
+    `use_backend ...`. HAProxy refuses that in a file of its own ("out of section"), but what it
+    is part of is unseen, not absent. It is read as such only in a file that is not
+    `haproxy.cfg`, has no `global` section (so it is not a whole configuration) and whose leading
+    lines all start with proxy keywords. Their section is a frontend, a backend when only backend
+    keywords occur, a listen section when both kinds do."""
+    if os.path.basename(path) == "haproxy.cfg":
+        return None
+    firsts, started = [], False
+    for raw in text.split("\n"):
+        words = raw.split("#", 1)[0].split()
+        if not words or words[0].startswith((".", "[")):
+            continue
+        if words[0] == "global":
+            return None
+        if words[0] in SECTION_KEYWORDS:
+            started = True
+        elif not started:
+            firsts.append(words[0])
+    if not firsts or not all(w in _PROXY_KEYWORDS for w in firsts):
+        return None
+    front = any(w in _FRONTEND_ONLY for w in firsts)
+    back = any(w in _BACKEND_ONLY for w in firsts)
+    return "listen" if front and back else "backend" if back else "frontend"
+
+
 def _is_section_header(words: list[str]) -> bool:
     """`keyword [name] [from defaults-name]`"""
     rest = words[1:]
@@ -162,8 +218,12 @@ def _is_section_header(words: list[str]) -> bool:
 class _File:
     """Reads one file's lines into tokens; collects errors and the facts of every line."""
 
-    def __init__(self, path: str, env: Mapping[str, str], version: Optional[str]):
+    def __init__(self, path: str, env: Mapping[str, str], version: Optional[str],
+                 fragments: bool = False):
         self.path, self.env, self.version = path, env, version
+        self.fragments = fragments
+        self.fragment_kind: Optional[str] = None    # see fragment_kind()
+        self.synthetic: set = set()                 # indexes of words no one wrote (a fragment's header)
         self.errors: list[ConfigError] = []
         self.words: list[tuple[int, Word]] = []    # (line, word); a token's start_pos indexes it
         self.tokens: list = []
@@ -187,6 +247,8 @@ class _File:
         return self.env.get(name)
 
     def read(self, text: str) -> None:
+        if self.fragments:
+            self.fragment_kind = fragment_kind(text, self.path)
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()
@@ -237,7 +299,15 @@ class _File:
             self.section_name = words[1].value if len(words) > 1 else first
             self.add_line(number, words, "SECTION")
         else:
+            if self.section_kind is None and self.fragment_kind:
+                self.open_fragment(number, words[0].column)
             self.add_line(number, words, "WORD")
+
+    def open_fragment(self, number: int, column: int) -> None:
+        """The section header of a fragment, which the file does not show (a zero-width word)."""
+        self.section_kind, self.section_name = self.fragment_kind, ""
+        self.synthetic.add(len(self.words))
+        self.add_line(number, [Word(self.fragment_kind, column, column)], "SECTION")
 
     def read_scope(self, stripped: str, number: int, column: int) -> None:
         """`[name]` lines (SPOE files) name the scope of the sections that follow."""
@@ -366,14 +436,14 @@ def _column_at(words: list[Word], offset: int) -> int:
 
 # -- tokens -> tree -> directives --------------------------------------------------------------
 
-def _parse_file(text: str, path: str, env: Mapping[str, str],
-                version: Optional[str]) -> tuple[list[Directive], list[ConfigError]]:
+def _parse_file(text: str, path: str, env: Mapping[str, str], version: Optional[str],
+                fragments: bool = False) -> tuple[list[Directive], list[ConfigError]]:
     # Parsing allocates many small objects that all stay alive; the cyclic garbage collector
     # would walk them again and again (about 40 % of the time on large files) for nothing.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        reader = _File(path, env, version)
+        reader = _File(path, env, version, fragments)
         reader.read(text)
         directives = _structure(reader)
     finally:
@@ -434,6 +504,10 @@ class _Builder:
         header = [c for c in node.children if not hasattr(c, "data")]
         directive = self.line(header, None)
         directive.extra["section"] = True
+        if header[0].start_pos in self.reader.synthetic:
+            # a fragment: the lines of a section whose header is not in the file
+            directive.span = Span.point(self.path, directive.span.line, directive.span.column)
+            directive.extra["fragment"] = True
         directive.block = [self.line(child.children, child)
                            for child in node.children if hasattr(child, "data")]
         return directive
