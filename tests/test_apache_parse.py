@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from linter.apache.parse import load, looks_like_apache, parse_string
-from linter.syntax import Span, walk
+from linter.syntax import LoadOptions, Span, walk
 
 P = "/cfg/test.conf"
 
@@ -250,31 +250,40 @@ def test_server_root_changes_where_relative_includes_point(tmp_path):
     main = write(tmp_path / "etc/main.conf", f'Include a.conf\nServerRoot "{tmp_path}/srv"\nInclude a.conf\n')
     write(tmp_path / "etc/a.conf", "Listen 1\n")
     write(tmp_path / "srv/a.conf", "Listen 2\n")
-    tree = load(main)
-    assert tree.errors == []
+    # srv/ is part of the checked tree (outside it, a file of the tree would win: see
+    # test_apache_open_world.py).
+    tree = load(main, load_options=LoadOptions(tree_roots=(str(tmp_path),)))
+    assert tree.errors == [] and tree.outside == []
     listens = [(d.args[0], d.span.path) for d in walk(tree.directives) if d.key == "listen"]
     assert listens == [("1", str(tmp_path / "etc/a.conf")), ("2", str(tmp_path / "srv/a.conf"))]
 
 
-def test_missing_include_is_an_error_at_its_line_and_optional_is_not(tmp_path):
+def test_missing_include_is_unresolved_at_its_line_not_an_error(tmp_path):
+    # The open world: a file or directory we were not given is unknown, not absent (nor an
+    # error), for Include and IncludeOptional alike. More in test_apache_open_world.py.
     main = write(tmp_path / "main.conf", "IncludeOptional nothere.conf\n<VirtualHost *>\n"
                  "    Include nothere.conf\n    Include conf.d/*.conf\n</VirtualHost>\n"
                  "IncludeOptional conf.d/*.conf\n")
     tree = load(main)
-    first, second = tree.errors
-    assert (first.path, first.line, first.column) == (main, 3, 5)
-    assert first.message.startswith("Include nothere.conf: file not found: ")
-    assert (second.line, second.column) == (4, 5)
-    assert "cannot open directory" in second.message
-    assert str(first).startswith(f"{main}:3:5: ")
+    assert tree.errors == []
+    got = [(u.span.path, u.span.line, u.span.column, u.target, u.kind) for u in tree.unresolved]
+    assert got == [(main, 1, 1, "nothere.conf", "include"), (main, 3, 5, "nothere.conf", "include"),
+                   (main, 4, 5, "conf.d/*.conf", "include"), (main, 6, 1, "conf.d/*.conf", "include")]
+    assert tree.unresolved[1].reason.startswith(f"not found (looked in {tmp_path}")
+    include = tree.directives[1].block[0]
+    assert include.extra["unresolved"] is tree.unresolved[1] and include.extra["includes"] == []
 
 
 def test_include_with_an_undefined_variable_says_so(tmp_path):
     main = write(tmp_path / "main.conf", "Include ${CONFDIR}/x.conf\n")
-    (error,) = load(main).errors
-    assert error.message.endswith("(${CONFDIR} is not defined: Define it, or pass it in defines)")
+    tree = load(main)
+    assert tree.errors == []
+    (unresolved,) = tree.unresolved
+    assert (unresolved.span.line, unresolved.target) == (1, "${CONFDIR}/x.conf")
+    assert unresolved.reason == "${CONFDIR} is not defined in the files read"
     write(tmp_path / "etc/x.conf", "Listen 1\n")
-    assert load(main, defines={"CONFDIR": str(tmp_path / "etc")}).errors == []
+    tree = load(main, defines={"CONFDIR": str(tmp_path / "etc")})
+    assert tree.errors == [] and tree.unresolved == []
 
 
 def test_wildcard_without_match(tmp_path):
@@ -311,7 +320,13 @@ def test_prefix_is_tried_before_this_machine(tmp_path):
     entry = write(tmp_path / "copy/main.conf", f"Include {real}\n")
     tree = load(entry, prefix=str(tmp_path / "copy"))
     assert tree.files == [entry, copied]
-    assert load(entry).files == [entry, real]
+    # Without a prefix the checked tree (the entry's directory) comes first all the same; this
+    # machine's file is read only when the tree lacks it, and is then reported as outside.
+    assert load(entry).files == [entry, copied]
+    os.remove(copied)
+    tree = load(entry)
+    assert tree.files == [entry, real] and tree.outside == [real]
+    assert load(entry, prefix=str(tmp_path / "copy")).files == [entry]
 
 
 def test_prefix_maps_server_root(tmp_path):
@@ -480,13 +495,15 @@ def test_macro_errors_unknown_arity_and_recursion():
                  "Use A\n"
                  "UndefMacro M\nUse M 1\n")
     got = [(e.line, e.column, e.message) for e in tree.errors]
-    assert got[0] == (1, 1, "macro 'Nope' is not defined (a <Macro> must come before its Use)")
-    assert got[1][:2] == (5, 1) and "macro 'M' (defined at /cfg/test.conf:2:1) takes 1 argument, " \
-        "but this Use gives 0" == got[1][2]
-    assert got[2][:2] == (6, 1) and got[2][2].endswith("but this Use gives 2")
-    assert got[3] == (11, 3, "recursive use of macro 'A'")   # the Use A inside B's body
-    assert got[4] == (15, 1, "macro 'M' is not defined (a <Macro> must come before its Use)")
-    assert len(got) == 5
+    # 'Nope' is defined in no file read: a macro from elsewhere, unresolved, not an error.
+    (nope,) = tree.unresolved
+    assert (nope.span.line, nope.span.column, nope.target, nope.kind) == (1, 1, "Nope", "macro")
+    assert got[0][:2] == (5, 1) and "macro 'M' (defined at /cfg/test.conf:2:1) takes 1 argument, " \
+        "but this Use gives 0" == got[0][2]
+    assert got[1][:2] == (6, 1) and got[1][2].endswith("but this Use gives 2")
+    assert got[2] == (11, 3, "recursive use of macro 'A'")   # the Use A inside B's body
+    assert got[3] == (15, 1, "macro 'M' is not defined (a <Macro> must come before its Use)")
+    assert len(got) == 4
 
 
 def test_macro_definition_errors():
@@ -526,9 +543,10 @@ def test_include_inside_a_macro(tmp_path):
 
 # -- errors are readable -----------------------------------------------------------------
 
+# `Use X` and `Include /nonexistent/mpl.conf` are no errors any more: they are unresolved
+# (test_apache_open_world.py).
 BAD = ["<VirtualHost *:80>\n", "</Location>\n", "<A>\n</B>\n", "<Directory /x\n</Directory>\n",
-       "Use X\n", "<Macro>\n</Macro>\n", "<Macro M>\n", "< >\n</>\n", "<Files x>\n</Files\n",
-       "Include /nonexistent/mpl.conf\n", "<\n"]
+       "<Macro>\n</Macro>\n", "<Macro M>\n", "< >\n</>\n", "<Files x>\n</Files\n", "<\n"]
 
 
 @pytest.mark.parametrize("text", BAD)
@@ -554,8 +572,12 @@ def test_continuwuity_example_keeps_trailing_hash_words_as_arguments():
     server_name = vhost.block[0]
     # httpd has no trailing comments: this line is an error for httpd ("takes one argument").
     assert server_name.args == ["your.server.name", "#", "EDIT", "THIS"]
-    (error,) = tree.errors   # /etc/letsencrypt/... is not on this machine
-    assert error.line == 11 and "file not found" in error.message
+    # /etc/letsencrypt/options-ssl-apache.conf is not on this machine: certbot's, as shipped.
+    assert tree.errors == [] and tree.unresolved == []
+    include = vhost.block[4]
+    assert include.key == "include" and include.extra["known"][0].paths == (
+        "/etc/letsencrypt/options-ssl-apache.conf",)
+    assert vhost.block[5].key == "sslengine" and vhost.block[5].span == include.span
 
 
 def test_dfuchss_template():

@@ -33,13 +33,13 @@ def test_every_apache_file_loads_without_a_traceback():
     assert failures == []
 
 
-def test_matrix_configs_have_no_errors_but_missing_include_files():
-    """Matrix deployments' Apache files parse; the only errors are files not in the corpus."""
+def test_matrix_configs_have_no_errors():
+    """Matrix deployments' Apache files parse; files not in the corpus are unresolved (or known,
+    like certbot's options-ssl-apache.conf), never errors."""
     seen = 0
     for row in rows(server="apache", kind="matrix"):
         seen += 1
-        for error in load(row["abspath"]).errors:
-            assert "file not found" in error.message, (row["local_path"], str(error))
+        assert load(row["abspath"]).errors == [], row["local_path"]
     assert seen >= 50
 
 
@@ -171,17 +171,26 @@ def test_mod_macro_expansions_match_httpds_output():
 # ref/testNN.out ("Syntax error on line N of ./conf/testNN.conf: ...", or for errors inside
 # a macro the file line of that macro line).
 _EXPECTED_ERRORS = {
-    1: (2, "needs a macro name"), 2: (2, "needs a macro name"), 3: (5, "'bla' is not defined"),
+    1: (2, "needs a macro name"), 2: (2, "needs a macro name"),
     4: (5, "takes 0 arguments, but this Use gives 1"), 5: (5, "takes 1 argument, but this Use gives 0"),
     6: (5, "takes 1 argument, but this Use gives 2"), 7: (2, "<Macro> is not closed"),
     8: (3, "</Macro> without matching <Macro> section"), 9: (3, "recursive use of macro 'foo'"),
     10: (7, "recursive use of macro 'foo'"), 32: (3, "parameter '$arg2' is declared twice"),
     33: (3, "Use needs a macro name"), 37: (3, "parameter #1 has an empty name"),
-    49: (2, "cannot remove undefined macro 'foo'"), 50: (5, "cannot remove undefined macro 'bla'"),
-    51: (9, "'foo' is not defined"), 53: (2, "'bla' is not defined"),
+    51: (9, "'foo' is not defined"),
     57: (2, "parameter #2 has an empty name"), 58: (2, "missing the closing '>'"),
     59: (2, "needs a macro name"),
 }
+
+
+# httpd's "macro 'bla' is not defined" for a macro defined in no file: httpd read its whole
+# configuration, we may have been given one file of it, so the macro is unresolved (unknown,
+# an MPL001 note; an error with --strict-includes), on httpd's line.
+_EXPECTED_UNRESOLVED = {3: (5, "bla"), 53: (2, "bla")}
+# httpd's "cannot remove undefined macro" for a macro defined in no file (tests 49, 50): for one
+# file of a configuration, removing a macro defined elsewhere is the usual cleanup, and it adds
+# nothing unknown: accepted silently. (A removal before a later definition is still an error.)
+_ACCEPTED_UNDEFMACRO = (49, 50)
 
 
 def test_mod_macro_errors_are_found_on_httpds_lines():
@@ -191,6 +200,15 @@ def test_mod_macro_errors_are_found_on_httpds_lines():
         assert tree.errors, number
         first = tree.errors[0]
         assert (first.line, words in first.message) == (line, True), (number, str(first))
+    for number, (line, name) in _EXPECTED_UNRESOLVED.items():
+        tree = load(cases[number], defines={})
+        assert tree.errors == [], number
+        (unresolved,) = tree.unresolved
+        assert (unresolved.span.line, unresolved.target, unresolved.kind) == (line, name, "macro"), number
+    for number in _ACCEPTED_UNDEFMACRO:
+        tree = load(cases[number], defines={})
+        assert tree.errors == [] and tree.unresolved == [], number
+        assert [d.key for d in tree.directives][-1] == "undefmacro", number
 
 
 def test_recursion_guarded_by_ifdefine_needs_the_defines():

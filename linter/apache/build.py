@@ -11,6 +11,12 @@
   on demand. Selection is `Site.selection = "apache"`.
 - Headers follow mod_headers' two tables (headers.py); URIs follow mod_proxy (uri.py, upstream.py).
 
+Open world (unknowns.py): `Route.unknowns`, `Site.unknowns` and `Config.unknowns` hold the
+includes and macros the front end could not read wherever their directives would apply. A file
+without <VirtualHost> (other than apache2.conf/httpd.conf) is a snippet: it is modelled as the
+main server, which is how httpd reads the body of a site, and its site and routes also depend on
+`Unknown.including_context(tree.root)`.
+
 Facts for Apache rules and tests: `Site.facts["apache_model"]` (resolve.ServerModel: handlers,
 AllowEncodedSlashes), `["apache_server"]` (sections.Server), `["snippet"]` (a main server read
 from a file without <VirtualHost>); `Route.facts["apache_handler"]`, `["apache_proxy"]` (the
@@ -21,17 +27,22 @@ without path) come from `routing.refusal(site, request, route)`.
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import Optional
 
-from linter.model import Config, Listen, Site
+from linter.model import Config, Listen, Site, Unknown
 
 from . import headers as mod_headers
 from .handlers import rewrite_rules
 from .resolve import ServerModel, resolve, server_model
 from .routes import route
 from .sections import Server, is_on, main_and_virtual_hosts
+from .unknowns import distinct, unknowns_in
 from .upstream import literal_prefix
+
+# Files that are a whole configuration: never "a snippet included by something we cannot see".
+_ENTRY_NAMES = ("apache2.conf", "httpd.conf")
 
 
 def build(tree, options: Optional[dict] = None) -> Config:
@@ -44,13 +55,18 @@ def build(tree, options: Optional[dict] = None) -> Config:
     listens = [l for l in listens if l is not None]
     main_site = None
     if not vhosts:
-        main_site = _site(main, notes, listens)
+        # A file of directives alone (no <VirtualHost>): the main server, that is the body of a
+        # site in whatever configuration includes it, which we cannot see (unknowns.py).
+        context = [] if os.path.basename(tree.root) in _ENTRY_NAMES else [Unknown.including_context(tree.root)]
+        main_site = _site(main, notes, listens, context)
         main_site.facts["snippet"] = not listens
     elif any(l.port not in used_ports and None not in used_ports for l in listens) and _has_handlers(main):
         main_site = _site(main, notes, [l for l in listens if l.port not in used_ports])
     if main_site is not None:
         sites.append(main_site)
-    return Config("apache", tree, sites, dict(options), notes)
+    config = Config("apache", tree, sites, dict(options), notes)
+    config.unknowns = distinct(unknowns_in(main.body))   # could add virtual hosts
+    return config
 
 
 def _has_handlers(server: Server) -> bool:
@@ -58,9 +74,10 @@ def _has_handlers(server: Server) -> bool:
                 or server.locations())
 
 
-def _site(server: Server, notes: list, listens: Optional[list] = None) -> Site:
+def _site(server: Server, notes: list, listens: Optional[list] = None, context: Optional[list] = None) -> Site:
     vhost = server.directive
     model = server_model(server)
+    model.context_unknowns = list(context or [])
     names = []
     name_d = server.last("servername", inherit=False)
     if name_d is not None and name_d.args:
@@ -77,6 +94,9 @@ def _site(server: Server, notes: list, listens: Optional[list] = None) -> Site:
                 span=vhost.span if vhost is not None else None, selection="apache")
     site.facts["apache_model"] = model
     site.facts["apache_server"] = server
+    # Unseen regions that could add routes or site-wide settings: this level, then the global one.
+    site.unknowns = distinct([u for body in reversed(_bodies(server)) for u in unknowns_in(body)]
+                             + model.context_unknowns)
     site.headers = mod_headers.response_ops(
         [l for l in (mod_headers.read(d) for body in _bodies(server) for d in body if d.key == "header")
          if l is not None], "proxy")

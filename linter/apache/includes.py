@@ -1,4 +1,4 @@
-"""Where `Include`/`IncludeOptional` and `ServerRoot` point on this machine.
+"""Where `Include`/`IncludeOptional` and `ServerRoot` point: the checked tree, this machine, more.
 
 httpd (server/config.c, util.c `ap_dir_fnmatch`):
 - a relative path is relative to ServerRoot;
@@ -8,28 +8,98 @@ httpd (server/config.c, util.c `ap_dir_fnmatch`):
 - `Include` fails on a missing file, an unreadable directory, or a wildcard matching nothing;
   `IncludeOptional` accepts all three.
 
-Offline audits: with a `prefix` (a copy of, say, /etc/apache2 or of a whole root file system),
-an absolute path outside the prefix is looked for under it by its longest suffix that exists
-there (`/etc/apache2/sites-enabled/*.conf` -> `<prefix>/sites-enabled/*.conf`), and the
-directory pair found (`/etc/apache2` <-> `<prefix>`) is remembered for later paths. The prefix
-is tried *before* this machine's file system, so a copied config never reads the auditing
-machine's own /etc/apache2.
+The linter rarely sees everything httpd would: a repository holds one vhost file, or a copy of
+/etc/apache2 without what only the server has. `Paths.locate` looks for an include in this order
+and says where it found it (what none of these places has, expand.py asks shipped knowledge,
+`linter.known`, and otherwise records as `Unresolved`):
+
+1. The checked tree. Its roots are the prefix (when given), the entry file's directory (and its
+   parent when that directory is a conf subdirectory such as `sites-available/`), and the
+   `tree_roots` the caller names. A relative path is relative to ServerRoot (by default the
+   prefix, else the entry's directory), then to each root. An absolute path under a root is
+   itself; any other is mapped into the roots by its longest suffix that exists there, keeping
+   at least one literal component (`/etc/apache2/sites-enabled/*.conf` ->
+   `<root>/sites-enabled/*.conf`, never `<root>/*.conf`). The directory pair found
+   (`/etc/apache2` <-> `<root>`) is remembered: later paths under it belong to the tree even
+   when the tree lacks them, so a copied config never half-reads the auditing machine's own
+   /etc/apache2.
+2. This machine, for an absolute path outside the tree (`/etc/letsencrypt/...`), never when a
+   prefix is given (an audit of a copy). Such files are `where == "machine"`: the Tree lists
+   them in `outside`.
+3. Each `include_paths` directory (`--include-path`), by the longest suffix of the path that
+   exists there.
+
+A path that still holds a `${VAR}` nobody defined has no place of its own: it is looked for in
+the tree and the include paths by the components after the variable only.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
+from dataclasses import dataclass
 from typing import Optional
 
 _WILDCARD = ("*", "?", "[")
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# Directories that hold pieces of a configuration whose parent is the server's conf dir: the
+# entry file's parent is a root of the checked tree too (sites-available/x.conf includes
+# conf-available/y.conf relative to the ServerRoot above it).
+CONF_SUBDIRS = frozenset({
+    "sites-enabled", "sites-available", "conf-enabled", "conf-available", "mods-enabled",
+    "mods-available", "conf.d", "conf.modules.d", "modules.d", "vhosts.d", "vhost.d", "conf",
+    "extra", "other", "sites", "vhosts", "snippets", "includes",
+})
 
 
 def has_wildcard(path: str) -> bool:
     return any(c in path for c in _WILDCARD)
 
 
+def unexpanded_variable(path: str) -> Optional[str]:
+    """The name of the first `${VAR}` left in a path (nobody defined it), else None."""
+    m = _VARIABLE.search(path)
+    return m.group(1) if m else None
+
+
 def _under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.split(os.sep) if p]
+
+
+def _fixed(parts: list[str]) -> int:
+    """Index of the first component with a wildcard (len(parts) when none)."""
+    return next((i for i, p in enumerate(parts) if has_wildcard(p)), len(parts))
+
+
+def _present(path: str) -> bool:
+    """Whether a place exists to read `path` from: the file or directory, or for a wildcard
+    the directory its literal components name."""
+    parts = _parts(path)
+    fixed = _fixed(parts)
+    if fixed == len(parts):
+        return os.path.exists(path)
+    return os.path.isdir(os.sep + os.sep.join(parts[:fixed]))
+
+
+def _by_suffix(parts: list[str], bases: list[str], directory: bool = False) -> Optional[tuple]:
+    """(components dropped, base) of the longest suffix of `parts` present under a base.
+
+    Only the components before the first wildcard can be checked for existence, and at least
+    one of them must be kept: `/etc/nginx/conf.d/*.conf` never maps onto `<base>/*.conf`.
+    """
+    fixed = _fixed(parts)
+    is_file = not directory and fixed == len(parts)
+    for dropped in range(fixed):  # longest suffix first
+        kept = parts[dropped:fixed]
+        for base in bases:
+            candidate = os.path.join(base, *kept)
+            if os.path.exists(candidate) if is_file else os.path.isdir(candidate):
+                return dropped, base
+    return None
 
 
 def _name_matches(pattern: str, name: str) -> bool:
@@ -38,60 +108,151 @@ def _name_matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
+def _distinct(paths) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+def entry_roots(entry_dir: str) -> list[str]:
+    roots = [entry_dir]
+    if os.path.basename(entry_dir) in CONF_SUBDIRS:
+        roots.append(os.path.dirname(entry_dir))
+    return roots
+
+
+@dataclass
+class Found:
+    """Where an include was found and the files it reads there (in httpd's order)."""
+
+    files: list
+    where: str                      # "tree" | "machine" | "include-path"
+    problem: Optional[str] = None   # httpd fails here all the same (a wildcard matching nothing)
+
+
 class Paths:
-    def __init__(self, entry_dir: str, prefix: Optional[str]):
+    def __init__(self, entry_dir: str, prefix: Optional[str] = None, tree_roots=(),
+                 include_paths=()):
         self.prefix = os.path.abspath(prefix) if prefix else None
         self.entry_dir = entry_dir
+        self.roots = _distinct([self.prefix] + entry_roots(entry_dir)
+                               + [os.path.abspath(r) for r in tree_roots])
+        self.include_paths = _distinct(os.path.abspath(p) for p in include_paths)
         self.server_root = self.prefix or entry_dir
-        self._pairs: list[tuple[str, str]] = []  # (directory as written, its copy under prefix)
+        self._pairs: list[tuple[str, str]] = []  # (directory as written, its copy in the tree)
+
+    # -- ServerRoot ---------------------------------------------------------------------
 
     def set_server_root(self, value: str, entry_path: str) -> None:
         """Follow a `ServerRoot` directive if it names a directory we can find.
 
-        A ServerRoot that does not exist here (and cannot be mapped into the prefix) is
-        ignored, except that without a prefix the entry file's nearest ancestor with the same
-        name is used (`ServerRoot /etc/httpd` for `<copy>/httpd/conf/httpd.conf`).
+        In the tree first (with a prefix, a ServerRoot found nowhere in it is the prefix
+        itself); without a prefix, the entry file's nearest ancestor with the same name
+        (`ServerRoot /etc/httpd` for `<copy>/httpd/conf/httpd.conf`), then this machine's
+        directory. A ServerRoot found nowhere is ignored.
         """
         path = os.path.normpath(os.path.join(self.entry_dir, value))
-        mapped = self.map_into_prefix(path, directory=True)
-        if os.path.isdir(mapped):
+        mapped = self.to_tree(path, directory=True)
+        if mapped is not None and os.path.isdir(mapped):
             self.server_root = mapped
-        elif self.prefix is None:
-            wanted = os.path.basename(path)
-            here = os.path.dirname(os.path.abspath(entry_path))
-            while wanted and here != os.path.dirname(here):
-                if os.path.basename(here) == wanted:
-                    self.server_root = here
-                    return
-                here = os.path.dirname(here)
+            return
+        if self.prefix is not None:
+            if mapped is None:  # the prefix is a copy of this ServerRoot
+                self._learn(path, self.prefix)
+                self.server_root = self.prefix
+            return
+        wanted = os.path.basename(path)
+        here = os.path.dirname(os.path.abspath(entry_path))
+        while wanted and here != os.path.dirname(here):
+            if os.path.basename(here) == wanted:
+                self.server_root = here
+                return
+            here = os.path.dirname(here)
+        if os.path.isdir(path):
+            self.server_root = path
 
-    def resolve(self, name: str) -> str:
-        """Absolute path of an Include argument (ServerRoot-relative, mapped into the prefix)."""
-        path = os.path.normpath(os.path.join(self.server_root, name))
-        return self.map_into_prefix(path)
+    # -- the checked tree ---------------------------------------------------------------
 
-    def map_into_prefix(self, path: str, directory: bool = False) -> str:
-        if self.prefix is None or _under(path, self.prefix):
+    def in_tree(self, path: str) -> bool:
+        return any(_under(path, r) for r in self.roots) or any(_under(path, w) for w, _ in self._pairs)
+
+    def to_tree(self, path: str, directory: bool = False) -> Optional[str]:
+        """Where an absolute path is in the checked tree (it may not exist there when a root or a
+        learned pair covers it); None when the tree has no place for it."""
+        if any(_under(path, r) for r in self.roots):
             return path
         for written, copy in self._pairs:
             if _under(path, written):
                 return copy + path[len(written.rstrip(os.sep)):]
-        parts = [p for p in path.split(os.sep) if p]
-        # Only the components before the first wildcard can be checked for existence.
-        fixed = next((i for i, p in enumerate(parts) if has_wildcard(p)), len(parts))
-        is_file = not directory and fixed == len(parts)
-        for dropped in range(fixed + 1):  # longest suffix first
-            kept = parts[dropped:fixed]
-            if not kept and not directory:
-                break  # only a ServerRoot may map onto the prefix itself
-            candidate = os.path.join(self.prefix, *kept)
-            if not (os.path.exists(candidate) if is_file else os.path.isdir(candidate)):
-                continue
-            if not is_file or len(kept) >= 2:  # a bare file name is too weak a clue to learn
-                self._pairs.append((os.sep + os.sep.join(parts[:dropped]), self.prefix))
-                self._pairs.sort(key=lambda pair: -len(pair[0]))
-            return os.path.join(self.prefix, *parts[dropped:])
-        return path
+        parts = _parts(path)
+        hit = _by_suffix(parts, self.roots, directory)
+        if hit is None:
+            return None
+        dropped, base = hit
+        is_file = not directory and _fixed(parts) == len(parts)
+        if dropped and (not is_file or len(parts) - dropped >= 2):  # a bare file name is too weak a clue
+            self._learn(os.sep + os.sep.join(parts[:dropped]), base)
+        return os.path.join(base, *parts[dropped:])
+
+    def _learn(self, written: str, copy: str) -> None:
+        if (written, copy) not in self._pairs:
+            self._pairs.append((written, copy))
+            self._pairs.sort(key=lambda pair: -len(pair[0]))
+
+    # -- one include --------------------------------------------------------------------
+
+    def locate(self, written: str, optional: bool) -> Optional[Found]:
+        """Where the include of `written` (variables already substituted) is found, or None."""
+        if unexpanded_variable(written):
+            parts = _parts(written)
+            last = max(i for i, p in enumerate(parts) if "${" in p)
+            tail = parts[last + 1:]
+            for bases, where in ((self.roots, "tree"), (self.include_paths, "include-path")):
+                hit = _by_suffix(tail, bases)
+                if hit is not None:
+                    return self._found(os.path.join(hit[1], *tail[hit[0]:]), optional, where)
+            return None
+        path = os.path.normpath(os.path.join(self.server_root, written))
+        mapped = self.to_tree(path)
+        candidates = [mapped] if mapped is not None else []
+        if not os.path.isabs(written):
+            candidates += [os.path.normpath(os.path.join(r, written)) for r in self.roots]
+        for candidate in _distinct(candidates):
+            if _present(candidate):
+                return self._found(candidate, optional, "tree")
+        if mapped is None and self.prefix is None and _present(path):
+            return self._found(path, optional, "machine")
+        parts = _parts(path if os.path.isabs(written) else os.path.normpath(written))
+        hit = _by_suffix(parts, self.include_paths)
+        if hit is not None:
+            return self._found(os.path.join(hit[1], *parts[hit[0]:]), optional, "include-path")
+        return None
+
+    def _found(self, path: str, optional: bool, where: str) -> Found:
+        files, problem = self.expand(path, optional)
+        return Found(files, where, problem)
+
+    def looked_in(self, written: str) -> str:
+        """Where `locate` looked, in words (the Unresolved reason says "not found (looked in ...)")."""
+        where = ", ".join(self.roots)
+        path = os.path.normpath(os.path.join(self.server_root, written))
+        if unexpanded_variable(written):
+            pass
+        elif self.prefix is not None:
+            if os.path.isabs(written):
+                where += " (with --prefix, this machine's files are not read)"
+        elif not self.in_tree(path):
+            where += " and on this machine"
+        elif os.path.isabs(written) and not any(_under(path, r) for r in self.roots):
+            copied = next(w for w, _ in self._pairs if _under(path, w))
+            where += f" (this machine's {copied} is not read: the checked tree stands for it)"
+        if self.include_paths:
+            where += "; --include-path " + ", ".join(self.include_paths)
+        return where
+
+    # -- httpd's reading of one place ---------------------------------------------------
 
     def expand(self, path: str, optional: bool) -> tuple[list[str], Optional[str]]:
         """The files an Include of `path` reads, in httpd's order, and why it fails (or None)."""
@@ -100,9 +261,9 @@ class Paths:
                 return _directory_files(path), None
             if os.path.exists(path):
                 return [path], None
-            return [], None if optional else self._missing(path)
+            return [], None if optional else f"file not found: {path}"
         current = [os.sep]
-        parts = [p for p in path.split(os.sep) if p]
+        parts = _parts(path)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             if not has_wildcard(part):
@@ -130,12 +291,8 @@ class Paths:
             elif os.path.exists(candidate):
                 files.append(candidate)
             elif not optional:
-                return files, self._missing(candidate)
+                return files, f"file not found: {candidate}"
         return files, None
-
-    def _missing(self, path: str) -> str:
-        where = f" (nor under the prefix {self.prefix})" if self.prefix and not _under(path, self.prefix) else ""
-        return f"file not found: {path}{where}"
 
 
 def _directory_files(directory: str, seen: Optional[set] = None) -> list[str]:

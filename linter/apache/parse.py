@@ -1,7 +1,7 @@
 """The Apache httpd front end: configuration files -> `linter.syntax.Tree`.
 
-    load(path, *, prefix=None, defines=None) -> Tree     a vhost file, or apache2.conf/httpd.conf
-    parse_string(text, path="<string>", *, prefix=None, defines=None) -> Tree
+    load(path, *, prefix=None, defines=None, load_options=None) -> Tree     a vhost file, or apache2.conf/httpd.conf
+    parse_string(text, path="<string>", *, prefix=None, defines=None, load_options=None) -> Tree
     looks_like_apache(text, path) -> bool                 server detection
 
 Pipeline: source.py (continuations joined, positions kept) -> macros.py (`<Macro>` bodies cut
@@ -9,22 +9,35 @@ out) -> structure.py (grammars/apache.lark; sections, quoting, closing tags chec
 expand.py (Define/${VAR}, IfDefine, Include, ServerRoot, Macro/Use, in file order as httpd
 executes them). The Directive conventions are documented in structure.py and expand.py.
 
-Relative `Include` paths resolve against the last `ServerRoot` seen, else `prefix`, else the
-entry file's directory; with `prefix`, absolute paths are looked for inside it first
-(includes.py). `defines` plays the role of httpd's `-D NAME` / `Define NAME value` given
-before the file: a dict of name -> value (None for a bare parameter); when given, it is taken
-as the complete list, which makes every `<IfDefine>` decidable.
+Where includes are looked for (includes.py, then expand.py), in this order:
+1. the checked tree: relative paths against the last `ServerRoot` seen (else the prefix, else
+   the entry file's directory), then against each tree root; an absolute path mapped into the
+   tree roots (the prefix, the entry's directory and its parent when that is a conf
+   subdirectory, `load_options.tree_roots`) by its longest existing suffix that keeps a literal
+   component;
+2. this machine's own path, for an absolute path outside the tree, never with a prefix
+   (`Tree.outside` lists what was read there);
+3. the `load_options.include_paths` directories, by suffix;
+4. shipped knowledge, `linter.known.lookup("apache", target)` (certbot's
+   options-ssl-apache.conf, Debian's stock conf-enabled/ and default mods-enabled/ files);
+5. otherwise the include is `Unresolved` (`Tree.unresolved`, `extra["unresolved"]`): unknown,
+   not absent, and not an error. So is a `Use` of a macro defined in no file read.
+`load_options.prefix` wins over `prefix` when given. `defines` plays the role of httpd's
+`-D NAME` / `Define NAME value` given before the file: a dict of name -> value (None for a bare
+parameter); when given, it is taken as the complete list, which makes every `<IfDefine>`
+decidable.
 
 `parse_string` treats `text` as the content of the file `path` (includes are followed, relative
-to `path`'s directory, or the current directory for "<string>"). Problems in the input become
-`Tree.errors` (ConfigError with file:line:column), never exceptions.
+to `path`'s directory, or the current directory for "<string>"). Problems in the input
+(unreadable files, include cycles, syntax errors) become `Tree.errors` (ConfigError with
+file:line:column), never exceptions.
 """
 from __future__ import annotations
 
 import os
 from typing import Optional
 
-from ..syntax import ConfigError, Tree
+from ..syntax import ConfigError, LoadOptions, Tree
 from .sniff import looks_like_apache
 from .source import decode
 
@@ -48,15 +61,18 @@ def load(path: str, *, prefix: Optional[str] = None, defines: Optional[dict] = N
     except OSError as error:
         return Tree("apache", path, [], [], [ConfigError(
             f"cannot read {path}: {error.strerror or error}", path)])
-    return parse_string(text, path, prefix=prefix, defines=defines)
+    return parse_string(text, path, prefix=prefix, defines=defines, load_options=load_options)
 
 
 def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
-                 defines: Optional[dict] = None) -> Tree:
+                 defines: Optional[dict] = None, load_options: Optional[LoadOptions] = None) -> Tree:
     from .expand import Loader
 
-    loader = Loader(path, prefix, defines)
+    if load_options is not None and load_options.prefix is not None:
+        prefix = load_options.prefix
+    loader = Loader(path, prefix, defines, load_options)
     directives = loader.load_text(path, text)
+    loader.finish()
     order = {name: i for i, name in enumerate(loader.files)}
     errors = sorted(loader.errors, key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
-    return Tree("apache", path, directives, loader.files, errors)
+    return Tree("apache", path, directives, loader.files, errors, loader.unresolved, loader.outside)

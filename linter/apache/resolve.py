@@ -31,6 +31,9 @@ class ServerModel:
     location_rules: dict = field(default_factory=dict)   # id(ProxyPass in a <Location>) -> ProxyRule
     ordered: list = field(default_factory=list)    # Routes in creation order
     server_name: str = ""
+    # Unknowns around the whole server (the configuration that includes a snippet): every route
+    # depends on them too (see unknowns.py).
+    context_unknowns: list = field(default_factory=list)
 
 
 @dataclass

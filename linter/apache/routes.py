@@ -18,6 +18,7 @@ from . import headers as mod_headers
 from .handlers import AliasRule, ProxyRule, RewriteRule
 from .resolve import Resolution, ServerModel
 from .sections import Server, is_on, words
+from .unknowns import distinct, unknowns_in
 from .upstream import classify
 
 GENERATED_TYPE = "text/html"            # Apache's own error and redirect pages (charset=iso-8859-1)
@@ -66,6 +67,7 @@ def _build_route(model: ServerModel, res: Resolution) -> Route:
     ops += _force_type_ops(server, res.locations, kind, action)
     r = Route(match, action, _route_span(handler, res), ops, res.condition, next(_group_counter))
     r.access_restricted = access in ("restricted", "denied")
+    r.unknowns = _unknowns(model, res.locations, proxy, action)
     r.max_body_size = None          # mod_proxy streams bodies: LimitRequestBody does not stop them
     r.facts.update({
         "upstream_down_status": 503,        # mod_proxy_http: "failed to make connection to backend"
@@ -80,6 +82,19 @@ def _build_route(model: ServerModel, res: Resolution) -> Route:
         "encoded_slashes": model.encoded_slashes,
     })
     return r
+
+
+def _unknowns(model: ServerModel, locations: tuple, proxy: Optional[ProxyRule], action: Action) -> list:
+    """Unseen regions whose directives httpd would merge for this route, the closest first:
+    matching <Location>s (and <If>s in them), <Proxy>/<Directory>/<Files>, the virtual host,
+    the global level, then what includes the whole file (see unknowns.py)."""
+    server = model.server
+    contexts = _contexts(server, locations, proxy_url=proxy.url if proxy is not None else None,
+                         filename=_static_file(action))
+    contexts += [s.body for s in _if_sections(server, locations)]
+    contexts += [inner.body for loc in locations for inner in loc.inner if inner.kind != "if"]
+    found = [u for body in reversed(contexts) for u in unknowns_in(body)]
+    return distinct(found + list(model.context_unknowns))
 
 
 def _as_proxy(handler) -> Optional[ProxyRule]:
