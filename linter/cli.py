@@ -57,27 +57,54 @@ def main():
                    "Searched after the checked tree, before the linter's knowledge of standard files.")
 @click.option("--strict-includes", is_flag=True,
               help="An include that cannot be read is an error (exit 2), not an MPL001 note.")
-def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes):
-    """Lint configuration files or directories."""
+@click.option("--root", type=click.Path(file_okay=False, exists=True),
+              help="Where to look for the configs that include a given file (default: the repository "
+                   "holding the file, else its directory).")
+@click.option("--hook", is_flag=True,
+              help="The paths come from a hook (pre-commit): skip files that are not a proxy config "
+                   "with a note instead of an error.")
+def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes,
+          root, hook):
+    """Lint configuration files or directories.
+
+    A directory: its entry points (the configs no other config in it includes), each with what it
+    includes. A file: inside every config of its repository that includes it (--root), reporting
+    what is in the file itself.
+    """
     from linter.engine import UNRESOLVED_INCLUDE, lint
-    from linter.output import to_github, to_json, to_text
+    from linter.output import summary_text, to_github, to_json, to_text
 
     _check_codes(select + ignore)
     report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore,
-                  include_paths=include_paths, strict_includes=strict_includes)
+                  include_paths=include_paths, strict_includes=strict_includes, includers=True, root=root,
+                  hook=hook)
     if fmt == "json":
         click.echo(to_json(report))
     elif fmt == "github":
+        _notes(report)
         if report.errors or report.findings:
             click.echo(to_github(report))
     else:
-        click.echo(to_text(report, colour_wanted()))
+        colour = colour_wanted()
+        body = to_text(report, colour, summary=False)
+        if body:
+            click.echo(body + "\n")
+        _notes(report)
+        click.echo(summary_text(report, colour))
     if report.errors:
         sys.exit(EXIT_ERROR)
     threshold = SEVERITIES.index(fail_on)
     if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _notes(report):
+    """Notes go to stderr: they are for the person at the terminal, never mixed into a report."""
+    sys.stdout.flush()
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    sys.stderr.flush()
 
 
 def _check_codes(codes):

@@ -26,6 +26,10 @@ def to_json(report) -> str:
                    for e in report.errors],
         "summary": {"files": len(report.files), "findings": len(report.findings), "errors": len(report.errors)},
     }
+    notes = getattr(report, "notes", None)
+    if notes:
+        # Present only when there is something to say, so a clean v1 document keeps its shape.
+        doc["notes"] = list(notes)
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
@@ -121,7 +125,13 @@ class TextWriter:
         return f"{text} in {files} file{'s' if files != 1 else ''}."
 
 
-def to_text(report, colour: bool) -> str:
+def to_text(report, colour: bool, summary: bool = True) -> str:
+    """Errors and findings with code frames, then (unless `summary=False`) the summary line.
+    Notes are not part of it: the CLI prints them on stderr."""
     w = TextWriter(colour)
     blocks = [w.error(e) for e in report.errors] + [w.finding(r) for r in report.findings]
-    return "\n\n".join(blocks + [w.summary(report)])
+    return "\n\n".join(blocks + ([w.summary(report)] if summary else []))
+
+
+def summary_text(report, colour: bool) -> str:
+    return TextWriter(colour).summary(report)

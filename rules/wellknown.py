@@ -32,7 +32,10 @@ def _documents(config, path):
         if body is None or span in seen:
             continue
         seen.add(span)
-        text = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "example.org", body)  # server variables
+        # Server variables stand for a host name: Caddy's `{$ENV}`/`{env.X}`/`{http.request.host}`
+        # placeholders first (their braces would otherwise be left behind), then nginx's `$var`.
+        text = re.sub(r"\{\$?[A-Za-z_][\w.\-]*(?::[^{}]*)?\}", "example.org", body)
+        text = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "example.org", text)
         try:
             doc = json.loads(text)
         except ValueError as e:
@@ -53,10 +56,13 @@ def _body(config, route, path):
     target = _find_file(config, action.root.rstrip("/") + "/" + rel.lstrip("/"))
     if target is None:
         return None, None
+    from linter.inputs import Budget, read_config
+    from linter.syntax import ConfigError
+
     try:
-        with open(target, encoding="utf-8", errors="replace") as f:
-            return f.read(), action.span
-    except OSError:
+        # The document a site serves publicly; read like a config file (regular files only, bounded).
+        return read_config(target, Budget()), action.span
+    except ConfigError:
         return None, None
 
 
