@@ -1,6 +1,7 @@
 """The `matrix-proxy-lint` command.
 
-Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, I/O or configuration errors.
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, I/O or configuration errors,
+3 an internal error (a bug in the linter; the other files are still linted and reported).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from linter import __version__
 from linter.detect import SERVERS
 from linter.rule import SEVERITIES
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+REPORT_HINT = ("this is a bug in matrix-proxy-lint: please report it with the file that caused it "
+               "(run with --debug for the traceback)")
 
 
 def _version(ctx, param, value):
@@ -34,10 +37,46 @@ def colour_wanted() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*", value)
+    if not m or int(m.group(1)) == 0:
+        raise click.BadParameter("expected a size like 8M, 512k or 1G")
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+
+
+class _Guarded(click.Group):
+    """A bug that escapes a command ends the run with exit 3 and one line, never exit 1 (which
+    CI reads as "findings") and never a bare traceback unless --debug asks for it."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            if (ctx.obj or {}).get("debug"):
+                import traceback
+
+                traceback.print_exc()
+            from linter.output import printable
+
+            click.echo(f"internal error: {printable(type(error).__name__ + ': ' + str(error))[:300]}", err=True)
+            click.echo(REPORT_HINT, err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="matrix-proxy-lint", message="%(prog)s %(version)s")
-def main():
-    """Find the reverse-proxy mistakes that break Matrix homeservers (nginx, Apache, Caddy, HAProxy)."""
+@click.option("--debug", is_flag=True, envvar="MPL_DEBUG", help="Print the traceback of an internal error.")
+@click.pass_context
+def main(ctx, debug):
+    """Find the reverse-proxy mistakes that break Matrix homeservers (nginx, Apache, Caddy, HAProxy).
+
+    Exit codes: 0 clean, 1 findings, 2 usage or configuration errors, 3 internal error.
+    """
+    ctx.obj = {"debug": debug}
 
 
 @main.command()
@@ -63,8 +102,11 @@ def main():
 @click.option("--hook", is_flag=True,
               help="The paths come from a hook (pre-commit): skip files that are not a proxy config "
                    "with a note instead of an error.")
-def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes,
-          root, hook):
+@click.option("--max-file-size", callback=_size, help="Largest file to read (default 8M).")
+@click.option("--max-total-size", callback=_size, help="Most one configuration may read with its includes (default 64M).")
+@click.pass_context
+def check(ctx, paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes,
+          root, hook, max_file_size, max_total_size):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
@@ -77,7 +119,8 @@ def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, in
     _check_codes(select + ignore)
     report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore,
                   include_paths=include_paths, strict_includes=strict_includes, includers=True, root=root,
-                  hook=hook)
+                  hook=hook, **{k: v for k, v in (("max_file_bytes", max_file_size),
+                                                  ("max_total_bytes", max_total_size)) if v})
     if fmt == "json":
         click.echo(to_json(report))
     elif fmt == "github":
@@ -91,6 +134,9 @@ def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, in
             click.echo(body + "\n")
         _notes(report)
         click.echo(summary_text(report, colour))
+    _internal(report, (ctx.obj or {}).get("debug"))
+    if report.internal:
+        sys.exit(EXIT_INTERNAL)
     if report.errors:
         sys.exit(EXIT_ERROR)
     threshold = SEVERITIES.index(fail_on)
@@ -99,11 +145,25 @@ def check(paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, in
     sys.exit(EXIT_CLEAN)
 
 
+def _internal(report, debug: bool) -> None:
+    """One line per file the linter crashed on (stderr), then how to report it."""
+    from linter.output import printable
+
+    for e in report.internal:
+        if debug:
+            click.echo(e.traceback, err=True, nl=False)
+        click.echo(f"internal error: {printable(e.path)}: while {e.stage}: {printable(e.summary)}", err=True)
+    if report.internal:
+        click.echo(REPORT_HINT, err=True)
+
+
 def _notes(report):
     """Notes go to stderr: they are for the person at the terminal, never mixed into a report."""
     sys.stdout.flush()
+    from linter.output import printable
+
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     sys.stderr.flush()
 
 

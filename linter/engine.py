@@ -29,6 +29,46 @@ class Result:
 
 
 @dataclass
+class InternalError:
+    """A bug in the linter met while linting one file: reported for that file, never hidden."""
+
+    path: str
+    stage: str          # "parsing", "building the model", "rule MPL401"
+    summary: str        # "IndexError: list index out of range (linter/nginx/build.py:123)"
+    traceback: str
+
+    @classmethod
+    def from_exception(cls, path: str, stage: str, error: BaseException) -> "InternalError":
+        import traceback
+
+        frames = traceback.extract_tb(error.__traceback__)
+        # The innermost frame that is not the engine calling a rule, nor a library's or Python's.
+        ours = [f for f in frames if not f.filename.endswith(_PLUMBING) and not _library(f.filename)] or frames
+        where = f" ({_short(ours[-1].filename)}:{ours[-1].lineno})" if ours else ""
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        return cls(path, stage, f"{type(error).__name__}: {error}"[:300] + where, text)
+
+
+_PLUMBING = (os.path.join("linter", "rule.py"), os.path.join("linter", "engine.py"))
+
+
+def _library(filename: str) -> bool:
+    import sysconfig
+
+    if "/linter/" in filename or "/rules/" in filename:
+        return False
+    paths = sysconfig.get_paths()
+    return filename.startswith((paths["stdlib"], paths["purelib"], paths["platlib"])) or filename.startswith("<")
+
+
+def _short(filename: str) -> str:
+    for anchor in ("/linter/", "/rules/"):
+        if anchor in filename:
+            return anchor.strip("/") + "/" + filename.rsplit(anchor, 1)[1]
+    return os.path.basename(filename)
+
+
+@dataclass
 class Report:
     findings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
@@ -37,6 +77,10 @@ class Report:
     # proxy configuration, files read from this machine outside the checked tree). Never affect
     # the exit code.
     notes: list = field(default_factory=list)
+    # Files read from this machine outside the checked tree: output never quotes their lines.
+    outside: list = field(default_factory=list)
+    # Bugs in the linter, one per file and stage (exit code 3).
+    internal: list = field(default_factory=list)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -59,6 +103,8 @@ class Options:
     # The paths come from a hook (pre-commit): files that are no proxy config are skipped with a
     # note instead of being an error.
     hook: bool = False
+    max_file_bytes: int = LoadOptions.max_file_bytes
+    max_total_bytes: int = LoadOptions.max_total_bytes
 
     def wants(self, rule: Rule) -> bool:
         def hit(patterns):
@@ -70,7 +116,8 @@ class Options:
 
     def load_options(self, tree_roots: tuple = ()) -> LoadOptions:
         return LoadOptions(prefix=self.prefix, include_paths=tuple(self.include_paths),
-                           tree_roots=tuple(tree_roots), strict_includes=self.strict_includes)
+                           tree_roots=tuple(tree_roots), strict_includes=self.strict_includes,
+                           max_file_bytes=self.max_file_bytes, max_total_bytes=self.max_total_bytes)
 
 
 def lint(paths: Iterable[str], **kwargs) -> Report:
@@ -113,6 +160,7 @@ class _Candidate:
     text: Optional[str] = None
     tree: object = None          # the parsed Tree, once parsed
     failure: Optional[str] = None
+    crash: Optional[BaseException] = None    # the front end's exception, when it raised
 
 
 @dataclass
@@ -285,6 +333,7 @@ class _Run:
             tree = self._parse(c)
         except Exception as error:     # a front end's bug must not stop the given files' run
             c.failure = f"{type(error).__name__}: {error}"
+            c.crash = error
             self.unreadable.append((c.path, c.failure))
             return frozenset((c.real,))
         if tree is None:
@@ -307,7 +356,7 @@ class _Run:
         for context in self.contexts.values():
             c = context.candidate
             scratch = Report()
-            config = load_config(c.path, c.server, self.options, scratch, c.tree_roots, tree=self._parse(c))
+            config = self._load(c, scratch)
             if config is not None:
                 for f in config.tree.outside:
                     if f not in self.outside:
@@ -316,7 +365,10 @@ class _Run:
             else:
                 listed = [c.path]
             tree_files = {c.real} | {os.path.realpath(f) for f in listed}
-            results = run_rules(config, self.rules) if config is not None else []
+            crashes: list = []
+            results = run_rules(config, self.rules, crashes) if config is not None else []
+            report.internal.extend(InternalError.from_exception(self._show(c.path), f"rule {code}", error)
+                                   for code, error in crashes)
             linted.append((context, tree_files, listed, results, scratch.errors))
 
         def wanted(context, path: str) -> bool:
@@ -333,8 +385,13 @@ class _Run:
         # Errors: each once; those in an includer are outside what was asked.
         seen_errors: set = set()
         hidden: set = set()
+        outside = {os.path.realpath(f) for f in self.outside}
         for context, _, _, _, errors in linted:
             for e in errors:
+                if os.path.realpath(e.path) in outside:
+                    # Its words may quote the file (a token, a line): say where, never what.
+                    e = ConfigError("this file, read from outside the checked tree, is not a valid configuration "
+                                    "(its content is not shown)", e.path, e.line, e.column)
                 key = (os.path.realpath(e.path), e.line, e.column, e.message)
                 if not wanted(context, e.path):
                     hidden.add(key)
@@ -367,8 +424,27 @@ class _Run:
 
         report.findings = apply(report.findings)
         report.findings.sort(key=lambda r: (r.span.path, r.span.line, r.span.column, r.rule.code))
+        report.outside = [self._show(f) for f in self.outside]
         self._notes(len(hidden))
         return report
+
+    def _load(self, c: _Candidate, scratch: Report):
+        """The configuration's model; a crash in its front end becomes an internal error for the
+        file, and the run goes on with the other files."""
+        try:
+            tree = self._parse(c)
+        except Exception as error:
+            self.report.internal.append(InternalError.from_exception(self._show(c.path), "parsing", error))
+            return None
+        if tree is None and c.crash is not None:
+            self.report.internal.append(InternalError.from_exception(self._show(c.path), "parsing", c.crash))
+            return None
+        try:
+            return load_config(c.path, c.server, self.options, scratch, c.tree_roots, tree=tree)
+        except Exception as error:
+            self.report.internal.append(InternalError.from_exception(self._show(c.path), "building the model",
+                                                                     error))
+            return None
 
     def _show(self, path: str) -> str:
         return self.display.get(os.path.realpath(path), path)
@@ -385,9 +461,11 @@ class _Run:
             n = len(self.outside)
             notes.append(f"read {n} file{'s' if n != 1 else ''} from this machine outside the checked tree "
                          f"(first: {self.outside[0]}); to audit a copied tree, pass --prefix DIR")
-        if self.unreadable:
-            path, why = self.unreadable[0]
-            n = len(self.unreadable)
+        crashed = {e.path for e in self.report.internal}
+        unreadable = [(p, why) for p, why in self.unreadable if self._show(p) not in crashed]
+        if unreadable:
+            path, why = unreadable[0]
+            n = len(unreadable)
             more = f" and {n - 1} more" if n > 1 else ""
             notes.append(f"could not parse {path} ({why}){more} to see which files it includes; this is a "
                          f"bug in the linter, please report it")
@@ -485,8 +563,10 @@ def load_config(path: str, server: str, options: Options, report: Report, tree_r
     return config
 
 
-def run_rules(config, rules: list) -> list:
-    return _drop_superseded(_run(config, rules))
+def run_rules(config, rules: list, crashes: Optional[list] = None) -> list:
+    """Every rule's results on one configuration. With `crashes`, a rule that raises adds
+    (code, exception) there and the other rules still run; without, the exception propagates."""
+    return _drop_superseded(_run(config, rules, crashes))
 
 
 def _drop_superseded(results: list) -> list:
@@ -499,12 +579,19 @@ def _drop_superseded(results: list) -> list:
             if (r.rule.code, r.span.path, r.span.line) not in cover and (r.rule.code, r.span.path, None) not in cover]
 
 
-def _run(config, rules: list) -> list:
+def _run(config, rules: list, crashes: Optional[list] = None) -> list:
     out = []
     for rule in rules:
         if not rule.applies_to(config.server):
             continue
-        for finding in rule.run(config):
+        try:
+            findings = list(rule.run(config))
+        except Exception as error:
+            if crashes is None:
+                raise
+            crashes.append((rule.code, error))
+            continue
+        for finding in findings:
             severity = finding.severity or rule.severity
             if SEVERITIES.index(severity) < SEVERITIES.index(rule.severity):
                 severity = rule.severity   # a finding may lower its severity, never raise it

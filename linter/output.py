@@ -2,14 +2,29 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Optional
-
-from linter.detect import read_text
 
 JSON_VERSION = 1
 _LEXERS = {"nginx": "NginxConfLexer", "apache": "ApacheConfLexer", "caddy": "CaddyfileLexer"}
 _SEVERITY_COLOUR = {"error": "\033[1;31m", "warning": "\033[1;33m", "info": "\033[1;36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+# A code frame shows at most this many characters of a long line, around the span.
+FRAME_WIDTH = 160
+
+# What a configuration must never send to the reader's terminal: escape sequences (CSI, OSC and
+# the rest), C0/C1 controls, DEL, and the bidirectional overrides that make text read otherwise
+# than it is (Trojan Source). They are shown escaped, so the reader still sees they are there.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """`text` safe to print: every control character and bidi override shown as an escape."""
+    text = _ESCAPE_SEQUENCE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    if not newlines:
+        text = text.replace("\n", "\\n")
+    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def to_json(report) -> str:
@@ -26,17 +41,19 @@ def to_json(report) -> str:
                    for e in report.errors],
         "summary": {"files": len(report.files), "findings": len(report.findings), "errors": len(report.errors)},
     }
-    notes = getattr(report, "notes", None)
-    if notes:
-        # Present only when there is something to say, so a clean v1 document keeps its shape.
-        doc["notes"] = list(notes)
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+    doc["notes"] = list(getattr(report, "notes", ()))
+    doc["internal_errors"] = [{"path": e.path, "stage": e.stage, "message": e.summary}
+                              for e in getattr(report, "internal", ())]
+    # ASCII only: a parser reads the same strings, and no byte of a hostile config (a bidi
+    # override, a C1 control) reaches a terminal that shows the document.
+    return json.dumps(doc, indent=2, ensure_ascii=True)
 
 
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
+    text = printable(text, newlines=True)
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
@@ -56,21 +73,23 @@ def to_github(report) -> str:
 
 
 class TextWriter:
-    def __init__(self, colour: bool):
+    def __init__(self, colour: bool, framed: Optional[set] = None):
         self.colour = colour
         self._lines: dict = {}
+        # The files whose lines may be shown (the checked tree); None: any file named.
+        self.framed = framed
 
     def c(self, code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if self.colour else text
 
     def finding(self, r) -> str:
         sev = self.c(_SEVERITY_COLOUR[r.severity], f"[{r.severity}]")
-        head = f"{self.c(_BOLD, str(r.span))}: {self.c(_BOLD, r.rule.code)} {sev} {r.message}"
+        head = f"{self.c(_BOLD, printable(str(r.span)))}: {self.c(_BOLD, r.rule.code)} {sev} {printable(r.message)}"
         return head + self.frame(r.span, r.server)
 
     def error(self, e) -> str:
-        where = e.path + (f":{e.line}:{e.column or 1}" if e.line else "")
-        head = f"{self.c(_BOLD, where)}: {self.c(_SEVERITY_COLOUR['error'], 'error:')} {e.message}"
+        where = printable(e.path) + (f":{e.line}:{e.column or 1}" if e.line else "")
+        head = f"{self.c(_BOLD, where)}: {self.c(_SEVERITY_COLOUR['error'], 'error:')} {printable(e.message)}"
         if not e.line:
             return head
         from linter.syntax import Span
@@ -78,6 +97,8 @@ class TextWriter:
         return head + self.frame(Span.point(e.path, e.line, e.column or 1), None)
 
     def frame(self, span, server: Optional[str]) -> str:
+        if self.framed is not None and span.path not in self.framed:
+            return ""           # never an excerpt of a file outside the checked tree
         lines = self._source(span.path)
         if not lines or not (1 <= span.line <= len(lines)):
             return ""
@@ -85,6 +106,10 @@ class TextWriter:
         start = max(span.column, 1)
         end = span.end_column if span.end_line == span.line and span.end_column > start else len(text) + 1
         end = max(min(end, len(text) + 1), start + 1)
+        text, start, end = _window(text, start, end)
+        if _UNSAFE.search(text) or "\x1b" in text:
+            server = None       # shown escaped, so columns no longer line up with the highlighter's
+            text = printable(text)
         number = str(span.line)
         gutter = " " * len(number)
         shown = self._highlight(text, server)
@@ -94,8 +119,13 @@ class TextWriter:
 
     def _source(self, path: str) -> list:
         if path not in self._lines:
-            text = read_text(path)
-            self._lines[path] = text.splitlines() if text is not None else []
+            from linter.inputs import Budget, read_config
+            from linter.syntax import ConfigError
+
+            try:
+                self._lines[path] = read_config(path, Budget()).splitlines()
+            except ConfigError:
+                self._lines[path] = []
         return self._lines[path]
 
     def _highlight(self, text: str, server: Optional[str]) -> str:
@@ -125,10 +155,26 @@ class TextWriter:
         return f"{text} in {files} file{'s' if files != 1 else ''}."
 
 
+def _window(text: str, start: int, end: int) -> tuple:
+    """A long line cut to FRAME_WIDTH characters around the span [start, end) (1-based)."""
+    if len(text) <= FRAME_WIDTH:
+        return text, start, end
+    left = max(0, min(start - 1 - FRAME_WIDTH // 4, len(text) - FRAME_WIDTH))
+    right = left + FRAME_WIDTH
+    cut = ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
+    shift = left - (1 if left else 0)
+    return cut, start - shift, min(end - shift, len(cut) + 1)
+
+
+def framed_files(report) -> set:
+    """The files a report may quote: those it linted, less those read from outside the tree."""
+    return set(report.files) - set(getattr(report, "outside", ()))
+
+
 def to_text(report, colour: bool, summary: bool = True) -> str:
     """Errors and findings with code frames, then (unless `summary=False`) the summary line.
     Notes are not part of it: the CLI prints them on stderr."""
-    w = TextWriter(colour)
+    w = TextWriter(colour, framed_files(report))
     blocks = [w.error(e) for e in report.errors] + [w.finding(r) for r in report.findings]
     return "\n\n".join(blocks + ([w.summary(report)] if summary else []))
 

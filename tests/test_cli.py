@@ -48,7 +48,8 @@ def test_fail_on_threshold():
 def test_json_has_exactly_the_documented_shape():
     r = run("check", "--format", "json", str(EXAMPLES / "broken.conf"), str(EXAMPLES / "clean.conf"))
     doc = json.loads(r.output)
-    assert set(doc) == {"version", "findings", "errors", "summary"}
+    assert set(doc) == {"version", "findings", "errors", "summary", "notes", "internal_errors"}
+    assert doc["notes"] == [] and doc["internal_errors"] == []
     assert doc["version"] == 1
     assert doc["summary"] == {"files": 2, "findings": len(doc["findings"]), "errors": 0}
     f = doc["findings"][0]

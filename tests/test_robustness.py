@@ -14,6 +14,15 @@ def check(path, *args):
     return CliRunner().invoke(main, ["check", "--format", "json", *args, str(path)])
 
 
+def runner() -> CliRunner:
+    """stdout and stderr apart (Click 8.2+ always keeps them apart; 8.1 needs asking)."""
+    import inspect
+
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return runner()
+    return CliRunner()
+
+
 def test_wellknown_base_url_that_urlsplit_refuses_is_a_finding_not_a_crash(tmp_path):
     doc = '{"m.homeserver": {"base_url": "https://x]"}}'
     conf = tmp_path / "wk.conf"
@@ -24,3 +33,120 @@ def test_wellknown_base_url_that_urlsplit_refuses_is_a_finding_not_a_crash(tmp_p
     assert result.exit_code == 1
     (finding,) = json.loads(result.output)["findings"]
     assert finding["rule"] == "MPL303" and "not a valid URL" in finding["message"]
+
+
+# --- a crash is the linter's bug: reported per file, exit 3, the other files still linted -------
+
+import pytest
+
+from linter import engine
+from linter.rule import Finding, load_rules, rule
+
+
+@rule("ZZZ999", "always-crashes-on-caddy", "warning")
+def _crashing_rule(config):
+    """Raises on Caddy configurations only: stands for a bug in a rule."""
+    if config.server == "caddy":
+        raise IndexError("list index out of range")
+    return ()
+
+
+@pytest.fixture
+def crashing_rule(monkeypatch):
+    rules = load_rules() + [_crashing_rule]
+    monkeypatch.setattr(engine, "load_rules", lambda: rules)
+
+
+BROKEN_NGINX = ("server { listen 443 ssl; location /_matrix { proxy_pass http://127.0.0.1:8008/_matrix/; "
+                "proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; "
+                "proxy_set_header X-Forwarded-Proto $scheme; client_max_body_size 50m; } }\n")
+
+
+def test_a_crashing_rule_is_an_internal_error_for_that_file_and_the_rest_is_reported(tmp_path, crashing_rule):
+    (tmp_path / "Caddyfile").write_text("example.org {\n    reverse_proxy /_matrix/* localhost:8008\n}\n")
+    (tmp_path / "site.conf").write_text(BROKEN_NGINX)
+    result = runner().invoke(main, ["check", "--format", "json", str(tmp_path)])
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    (crash,) = doc["internal_errors"]
+    assert crash["path"].endswith("Caddyfile") and crash["stage"] == "rule ZZZ999"
+    assert crash["message"].startswith("IndexError: list index out of range (test_robustness.py:")
+    assert [f["rule"] for f in doc["findings"]] == ["MPL201"], "the nginx file is still linted"
+    assert "Traceback" not in result.stderr
+    assert "internal error:" in result.stderr and "please report it" in result.stderr
+
+
+def test_debug_prints_the_traceback(tmp_path, crashing_rule):
+    (tmp_path / "Caddyfile").write_text("example.org {\n    reverse_proxy /_matrix/* localhost:8008\n}\n")
+    result = runner().invoke(main, ["--debug", "check", str(tmp_path / "Caddyfile")])
+    assert result.exit_code == 3
+    assert "Traceback (most recent call last)" in result.stderr and "_crashing_rule" in result.stderr
+
+
+def test_a_front_end_crash_is_an_internal_error_not_exit_1(tmp_path, monkeypatch):
+    from linter.nginx import build
+
+    def broken_build(tree, options=None):
+        raise AttributeError("'NoneType' object has no attribute 'args'")
+
+    monkeypatch.setattr(build, "build", broken_build)
+    (tmp_path / "a.conf").write_text(BROKEN_NGINX)
+    (tmp_path / "Caddyfile").write_text("example.org {\n    handle_path /_matrix/* {\n"
+                                        "        reverse_proxy localhost:8008\n    }\n}\n")
+    result = runner().invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 3
+    assert "a.conf: while building the model: AttributeError" in result.stderr
+    assert "Caddyfile:2:17: MPL702" in result.stdout, "the Caddy file is still linted and reported"
+
+
+def test_an_escaped_bug_in_a_command_exits_3_with_one_line(tmp_path, monkeypatch):
+    import linter.engine
+
+    monkeypatch.setattr(linter.engine, "lint", lambda *a, **k: 1 / 0)
+    (tmp_path / "a.conf").write_text(BROKEN_NGINX)
+    result = runner().invoke(main, ["check", str(tmp_path / "a.conf")])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == "internal error: ZeroDivisionError: division by zero"
+
+
+# --- output hygiene --------------------------------------------------------------------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[31m\u202e\x9b"
+
+
+def test_no_control_character_or_bidi_override_reaches_the_terminal(tmp_path):
+    conf = tmp_path / "site.conf"
+    conf.write_text(f"server {{ listen 443 ssl; location /_matrix {{ add_header Access-Control-Allow-Origin "
+                    f"\"{HOSTILE}\"; proxy_pass http://127.0.0.1:8008/_matrix/; }} }}\n")
+    for fmt in ("text", "json", "github"):
+        result = runner().invoke(main, ["check", "--format", fmt, str(conf)])
+        assert result.exit_code == 1, result.output
+        for ch in "\x1b\x07\u202e\x9b":
+            assert ch not in result.stdout + result.stderr, (fmt, ch)
+    text = CliRunner().invoke(main, ["check", str(conf)]).output
+    assert "\\x1b]0;pwned\\x07" in text, "shown escaped, so the reader still sees it"
+
+
+def test_a_long_line_is_cut_around_the_span_in_the_code_frame(tmp_path):
+    servers = "".join(f"server {{ listen 443 ssl; server_name s{i}; location /_matrix {{ "
+                      f"proxy_pass http://127.0.0.1:8008/_matrix/; }} }} " for i in range(400))
+    conf = tmp_path / "one-line.conf"
+    conf.write_text(servers + "\n")
+    result = CliRunner().invoke(main, ["check", "--select", "MPL201", str(conf)])
+    frames = [line for line in result.output.splitlines() if line.startswith("1 | ")]
+    assert len(frames) == 400
+    assert all(len(line) < 200 for line in frames)
+    assert all("http://127.0.0.1:8008/_matrix/" in line for line in frames)
+
+
+def test_no_line_of_a_file_outside_the_checked_tree_is_quoted(tmp_path):
+    secret = tmp_path / "elsewhere" / "secret.conf"
+    secret.parent.mkdir()
+    secret.write_text("root:$6$hash-that-must-not-leak:19000:0:99999:7:::\n")
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    (tree / "site.conf").write_text(f"server {{ listen 443 ssl; include {secret}; }}\n")
+    result = runner().invoke(main, ["check", str(tree)])
+    assert result.exit_code == 2, result.output
+    assert "hash-that-must-not-leak" not in result.stdout + result.stderr
+    assert str(secret) in result.stdout + result.stderr, "the error still names the file and position"
