@@ -82,6 +82,19 @@ def _hook(site, name: str):
     return getattr(module, name, None)
 
 
+def _unseen(doc: dict, config: Config, site, route) -> None:
+    """What the linter could not read and that could change this answer (open world)."""
+    regions = list(route.unknowns) if route is not None else []
+    if site is not None:
+        regions += site.unknowns
+    regions += config.unknowns
+    doc["unseen"] = []
+    for u in dict.fromkeys(regions):
+        doc["unseen"].append({"what": u.what, **_pos(u.span)})
+        doc["unknowns"].append(f"not seen: {u.what} at {u.span}: it may add headers, forwarding, limits, "
+                               f"access rules or routes that change this answer")
+
+
 def trace(config: Config, request: Request, *, upstream_status=None, upstream_down=False) -> dict:
     sel = select(config, request)
     by_request = _hook(sel.site, "select_request")
@@ -95,6 +108,7 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
     if sel.site is not None:
         doc["site"] = {"names": list(sel.site.names), **_pos(sel.site.span)}
     route = sel.route
+    _unseen(doc, config, sel.site, route)
     if route is None:
         if sel.site is not None:
             doc["unknowns"].append("no route matches: the server's default handling (static files or 404)")

@@ -78,3 +78,21 @@ def test_trace_on_apache_uses_its_own_uri_rules(tmp_path):
     doc = json.loads(run("trace", "--format", "json", str(conf),
                          "GET https://matrix.example.org/_matrix/federation/v1/event/%24a").output)
     assert doc["action"]["upstream_request_line"] == "GET /_matrix/federation/v1/event/%24a HTTP/1.1"
+
+
+def test_trace_shows_what_it_could_not_see(tmp_path):
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("http {\n    server {\n        listen 443 ssl;\n        location /_matrix {\n"
+                    "            include /config/nginx/missing-proxy.conf;\n"
+                    "            proxy_pass http://127.0.0.1:8008;\n        }\n"
+                    "        location /other {\n            return 404;\n        }\n    }\n}\n")
+    doc = json.loads(run("trace", "--format", "json", str(conf),
+                         "GET https://matrix.example.org/_matrix/client/versions").output)
+    (unseen,) = doc["unseen"]
+    assert (unseen["line"], unseen["column"]) == (5, 13)
+    assert "/config/nginx/missing-proxy.conf" in unseen["what"]
+    assert any(u.startswith("not seen: `/config/nginx/missing-proxy.conf`") for u in doc["unknowns"])
+    other = json.loads(run("trace", "--format", "json", str(conf), "GET https://matrix.example.org/other").output)
+    assert other["unseen"] == [], "an include in another location cannot change this answer"
+    text = run("trace", str(conf), "GET https://matrix.example.org/_matrix/client/versions").output
+    assert "not seen: `/config/nginx/missing-proxy.conf`" in text
