@@ -218,3 +218,47 @@ def test_visible_defects_stay_facts_beside_an_unseen_include(tmp_path):
     (f,) = [f for f in doc["findings"] if f["rule"] == "MPL201"]
     assert f["severity"] == "error" and f["depends_on"] == []
     assert exit_code == 1
+
+
+HAPROXY_FRONTEND = """\
+frontend https
+    bind :443
+    option forwardfor
+    http-request set-header X-Forwarded-Proto https
+    use_backend synapse if { path_beg /_matrix }
+
+backend synapse
+    server synapse 127.0.0.1:8008
+"""
+HAPROXY_HEAD = """\
+global
+    log stdout format raw local0
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 120s
+
+"""
+
+
+def test_haproxy_fragment_leaves_its_unseen_context_open(tmp_path):
+    """HAProxy has no include: a file without `global`/`defaults` is a fragment of a larger
+    configuration, and whatever that holds (a `defaults` with `http-request del-header
+    X-Forwarded-For`, since 2.5) is unknown. MPL803 then depends on it; in a whole file it is fact."""
+    whole = tmp_path / "haproxy.cfg"
+    whole.write_text(HAPROXY_HEAD + HAPROXY_FRONTEND)
+    doc, exit_code = lint_json(whole, "haproxy")
+    (fact,) = [f for f in doc["findings"] if f["rule"] == "MPL803"]
+    assert (fact["severity"], fact["line"], fact["depends_on"]) == ("warning", 12, [])
+    assert exit_code == 1
+
+    fragment = tmp_path / "20-matrix.cfg"
+    fragment.write_text(HAPROXY_FRONTEND)
+    doc, exit_code = lint_json(fragment, "haproxy")
+    (uncertain,) = [f for f in doc["findings"] if f["rule"] == "MPL803"]
+    assert (uncertain["severity"], uncertain["line"]) == ("info", 3)
+    (context,) = uncertain["depends_on"]
+    assert context["what"].startswith("the configuration that includes") and "20-matrix.cfg" in context["what"]
+    assert exit_code == 0, "a finding that depends on the unseen never fails the run"
