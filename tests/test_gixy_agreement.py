@@ -19,6 +19,7 @@ CASES = "nginx/dvershinin__gixy/tests/plugins/simply/add_header_redefinition"
 # allows it: the nginx front end picks the context in which every directive of a snippet is valid.)
 INVALID_FOR_NGINX = {
     "non_block_fp.conf": '`server "some";` is not a valid directive: server needs a block',
+    "if_replaces.conf": '`if (1)`: nginx -t says invalid condition "1"',
 }
 
 

@@ -110,7 +110,7 @@ def test_a_directory_as_include_target_is_still_an_error(tmp_path):
     conf = write(tmp_path / "nginx.conf", "http {\n  server {\n    include proxy.conf;\n  }\n}\n")
     tree = load(conf)
     assert [(e.path, e.line, e.column) for e in tree.errors] == [(conf, 3, 5)]
-    assert tree.errors[0].message == f"cannot read {tmp_path / 'proxy.conf'}: Is a directory"
+    assert tree.errors[0].message == f"cannot read {tmp_path / 'proxy.conf'}: it is a directory"
     assert str(tree.errors[0]).startswith(f"{conf}:3:5: ")
     assert tree.unresolved == []
 
@@ -120,7 +120,7 @@ def test_a_fifo_as_include_target_is_refused_not_waited_on(tmp_path):
     conf = write(tmp_path / "nginx.conf", "http {\n    include pipe.conf;\n}\n")
     tree = load(conf)
     assert [(e.line, e.column, e.message) for e in tree.errors] == [
-        (2, 5, f"cannot read {tmp_path / 'pipe.conf'}: not a regular file")]
+        (2, 5, f"refusing to read {tmp_path / 'pipe.conf'}: not a regular file (a FIFO)")]
 
 
 # --- shipped knowledge ----------------------------------------------------------------------

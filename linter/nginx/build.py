@@ -12,6 +12,11 @@
   the http block, every route and site and the Config (it could add servers); at the main level
   only the Config. A snippet linted alone (no `http` block) gets the including configuration as
   an Unknown at its top level, so it reaches all of its routes, sites and the Config.
+
+The tree may hold what nginx refuses (the errors are in `Tree.errors`, and the model is built all
+the same): a directive may have fewer or more arguments than nginx allows, and a number may be
+written with characters `str.isdigit` accepts but `int` does not (`4²3`). Every argument access
+here is guarded, and numbers are read with `_number` (ASCII digits only, as nginx's `ngx_atoi`).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from linter.model import Action, Condition, Config, Listen, Match, Route, Site, 
 from linter.nginx.levels import DEFAULT_BODY_SIZE, Level, unresolved_here
 from linter.syntax import Directive, Tree
 
+_DIGITS = re.compile(r"[0-9]+")
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 
@@ -189,7 +195,8 @@ class _Builder:
         alias = next((d for d in inner if d.key == "alias" and d.args), None)
         if alias is not None or root is not None or any(d.key == "try_files" for d in inner):
             src = alias or root
-            return Action("static", src.span if src else None, root=src.args[0] if src else None,
+            return Action("static", src.span if src else None,
+                          root=src.args[0] if src and src.args else None,
                           alias=alias is not None, content_type=_default_type(level))
         return Action("none")
 
@@ -253,17 +260,22 @@ def _listen(d: Directive) -> Listen:
     elif addr.startswith("["):
         host, _, rest = addr.partition("]")
         address = host + "]"
-        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 80
-    elif addr.isdigit():
-        port = int(addr)
+        port = _number(rest[1:]) if rest.startswith(":") else 80
+    elif _number(addr) is not None:
+        port = _number(addr)
     elif ":" in addr:
         host, _, p = addr.rpartition(":")
         address = None if host == "*" else host
-        port = int(p) if p.isdigit() else None
+        port = _number(p)
     else:
         address, port = addr, 80
     return Listen(port, address, tls="ssl" in flags or "quic" in flags,
                   default="default_server" in flags or "default" in flags, span=d.span)
+
+
+def _number(text: str) -> Optional[int]:
+    """`text` as a number when it is ASCII digits only (`str.isdigit` also accepts `²`)."""
+    return int(text) if _DIGITS.fullmatch(text) else None
 
 
 def _location_match(d: Directive):
@@ -296,7 +308,10 @@ def _condition(d: Directive) -> Condition:
         if op == "!=":
             return Condition(text, ALL_METHODS - {value.upper()}, d.span)
         if op in ("~", "~*"):
-            rx = re.compile(value, re.I if op == "~*" else 0)
+            try:
+                rx = re.compile(value, re.I if op == "~*" else 0)
+            except re.error:  # PCRE syntax Python lacks, or a broken regex: methods unknown
+                return Condition(text, None, d.span)
             return Condition(text, frozenset(m for m in ALL_METHODS if rx.search(m)), d.span)
     return Condition(text, None, d.span)
 
@@ -312,9 +327,10 @@ def _default_type(level: Level) -> Optional[str]:
 
 def _return_action(d: Directive, level: Level) -> Action:
     args = d.args
-    if len(args) == 1 and not args[0].isdigit():
+    code = _number(args[0]) if args else None
+    if len(args) == 1 and code is None:
         return Action("redirect", d.span, status=302, location=args[0], content_type="text/html")
-    code = int(args[0]) if args and args[0].isdigit() else 0
+    code = code or 0
     text = args[1] if len(args) > 1 else None
     if code in REDIRECT_CODES and text is not None:
         return Action("redirect", d.span, status=code, location=text, content_type="text/html")

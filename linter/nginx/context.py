@@ -14,9 +14,11 @@ table leaves out `if`, so only its argument count is checked here.
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from ..syntax import ConfigError, Directive
+from .lexer import brief
 
 CONTEXTS: dict[str, tuple[str, ...]] = {
     "main": (),
@@ -51,20 +53,24 @@ def detect_context(directives: Iterable[Directive]) -> str:
     """"main" | "http" | "server" | "location": the outermost context that fits the tree.
 
     When no context fits every directive (a file mixing `server {}` and `proxy_pass`), the one
-    with the fewest misplaced directives wins, the outermost on a tie.
+    with the fewest misplaced directives at the top level wins, then the one with the fewest
+    misplaced directives in all, the outermost on a tie. (The top level first: the content of a
+    misplaced block is not checked, so `server { location / { if () { if () {} } } }` has one
+    misplaced directive in "main", the server, and one in "http", the inner `if`.)
     """
     directives = list(directives)
     best, best_misplaced = "main", None
     for context, ctx in CONTEXTS.items():
-        misplaced = _count_misplaced(directives, ctx)
-        if misplaced == 0:
+        misplaced = (_count_misplaced(directives, ctx, nested=False),
+                     _count_misplaced(directives, ctx))
+        if misplaced[1] == 0:
             return context
         if best_misplaced is None or misplaced < best_misplaced:
             best, best_misplaced = context, misplaced
     return best
 
 
-def _count_misplaced(block: list[Directive], ctx: tuple[str, ...]) -> int:
+def _count_misplaced(block: list[Directive], ctx: tuple[str, ...], nested: bool = True) -> int:
     from crossplane.analyzer import CONTEXTS as MASKS, DIRECTIVES, enter_block_ctx
 
     allowed = MASKS.get(ctx)
@@ -80,10 +86,13 @@ def _count_misplaced(block: list[Directive], ctx: tuple[str, ...]) -> int:
             masks = [extra] if extra else ()
         if masks and not any(mask & allowed for mask in masks):
             misplaced += 1
-        if directive.block:
+        if directive.block and nested:
             misplaced += _count_misplaced(
                 directive.block, enter_block_ctx({"directive": directive.name}, ctx))
     return misplaced
+
+
+_QUOTED = re.compile(r'"([^"]{61,})"')
 
 
 def check_directives(directives: list[Directive], context: str) -> list[ConfigError]:
@@ -106,10 +115,12 @@ def check_directives(directives: list[Directive], context: str) -> list[ConfigEr
                         strict=False, check_ctx=directive.name != "include", check_args=True)
             except NgxParserDirectiveError as error:
                 span = directive.span
-                key = (error.strerror, span.path, span.line, span.column)
+                # `invalid value "<a 1 MB argument>" in "gzip" directive`: quote it briefly.
+                message = _QUOTED.sub(lambda m: f'"{brief(m.group(1))}"', error.strerror)
+                key = (message, span.path, span.line, span.column)
                 if key not in seen:
                     seen.add(key)
-                    errors.append(ConfigError(error.strerror, span.path, span.line, span.column))
+                    errors.append(ConfigError(message, span.path, span.line, span.column))
             if directive.block is not None:
                 visit(directive.block, enter_block_ctx(stmt, ctx))
 

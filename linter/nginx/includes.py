@@ -21,29 +21,46 @@ is asked of shipped knowledge (`linter.known`), then recorded as unknown:
   include's `extra["unresolved"]`; nothing follows the include. Not an error: what it holds is
   unknown, not absent. A glob matching nothing stays silent, as in nginx.
 Cycles, nesting deeper than 64 and files that exist but cannot be read (a directory, permission
-denied) stay errors at the include.
+denied, a FIFO, a binary or oversize file: `linter.inputs.read_config`) stay errors at the
+include, with the file's name (and the line, for a NUL byte) in the message.
+
+Bounds, so that hostile input cannot exhaust the stack or memory:
+- Blocks are nested at most `structure.MAX_NESTING` deep in the *expanded* tree: a file that is
+  100 blocks deep, included inside 100 blocks of another, would otherwise make every recursive
+  pass (this one, `walk`, the analyzer, the model builder) recurse 200 deep, or 6,400 deep
+  through 64 nested includes. Deeper blocks are kept empty and reported once, like structure.py
+  does within one file.
+- Every inclusion of a file counts towards the configuration's size budget (`Budget.max_total`),
+  not only its first read: two files each including the next twice, 40 deep, would otherwise
+  expand 2^40 times (nginx itself never finishes reading such a configuration).
 """
 from __future__ import annotations
 
 import glob
+from typing import Optional
 
 from .. import known as knowledge
+from ..inputs import Budget
 from ..syntax import ConfigError, Directive, Span, Unresolved, walk
 from .lexer import tokenize
 from .sources import normalise
-from .structure import build_directives
+from .structure import MAX_NESTING, build_directives
 
 _MAX_DEPTH = 64
 
 
 class Expander:
-    def __init__(self, source, *, virtual: bool = False):
+    def __init__(self, source, *, virtual: bool = False, budget: Optional[Budget] = None):
         self.source = source
         self.virtual = virtual  # names are `nginx -T` sections, not files on disk
+        self.budget = budget if budget is not None else Budget()
         self.errors: list[ConfigError] = []
         self.files: list[str] = []
         self.unresolved: list[Unresolved] = []
         self._parsed: dict[str, object] = {}  # name -> directives, or why unreadable
+        self._sizes: dict[str, int] = {}      # name -> length of its text (re-inclusions cost it)
+        self._too_deep = False                # the expanded-tree nesting error is reported once
+        self._over_budget = False             # so is the first re-inclusion over the budget
 
     def load(self, name: str) -> list[Directive]:
         """The directives of the entry file `name`, includes expanded."""
@@ -51,7 +68,7 @@ class Expander:
         if isinstance(parsed, str):
             self.errors.append(ConfigError(parsed, name))
             return []
-        return self._expand(parsed, [(self.source.identity(name), name)])
+        return self._expand(parsed, [(self.source.identity(name), name)], 0)
 
     def _parse(self, name: str):
         """The directives of one file (cached), or a message saying why it cannot be read."""
@@ -59,10 +76,15 @@ class Expander:
             return self._parsed[name]
         try:
             text, first_line, span_path = self.source.read(name)
-        except OSError as error:
-            message = f"cannot read {name}: {error.strerror or error}"
+        except ConfigError as error:
+            message = error.message
+            if error.line:  # a position inside the file (a NUL byte): name it in the message
+                message = f"{error.path}:{error.line}: {message}"
+            elif error.path not in message:
+                message = f"{error.path}: {message}"
             self._parsed[name] = message
             return message
+        self._sizes[name] = len(text)
         if span_path not in self.files:
             self.files.append(span_path)
         directives, problems = build_directives(tokenize(text, first_line), span_path)
@@ -74,20 +96,34 @@ class Expander:
         self._parsed[name] = directives
         return directives
 
-    def _expand(self, directives: list[Directive], chain: list[tuple[str, str]]) -> list[Directive]:
+    def _expand(self, directives: list[Directive], chain: list[tuple[str, str]],
+                depth: int) -> list[Directive]:
         """Copies of `directives` with includes inlined; `chain` = the files being included
-        (identity, name), outermost first."""
+        (identity, name), outermost first; `depth` = how many blocks enclose `directives` in the
+        expanded tree."""
         out: list[Directive] = []
         for original in directives:
             directive = _copy(original)
             if original.block is not None:
-                directive.block = self._expand(original.block, chain)
+                if depth < MAX_NESTING:
+                    directive.block = self._expand(original.block, chain, depth + 1)
+                elif original.block:
+                    self._nested_too_deep(directive)
             out.append(directive)
             if directive.name == "include" and directive.block is None and len(directive.args) == 1:
-                out.extend(self._include(directive, chain))
+                out.extend(self._include(directive, chain, depth))
         return out
 
-    def _include(self, include: Directive, chain: list[tuple[str, str]]) -> list[Directive]:
+    def _nested_too_deep(self, directive: Directive) -> None:
+        if not self._too_deep:
+            self._too_deep = True
+            span = directive.span
+            self.errors.append(ConfigError(
+                f"blocks are nested more than {MAX_NESTING} deep (counting the blocks around the "
+                f"includes that lead here); the contents of this one are ignored",
+                span.path, span.line, span.column))
+
+    def _include(self, include: Directive, chain: list[tuple[str, str]], depth: int) -> list[Directive]:
         pattern = include.args[0]
         span = include.span
         names = self.source.resolve(pattern, frozenset(identity for identity, _ in chain))
@@ -95,7 +131,7 @@ class Expander:
         if names is None:
             found = knowledge.find("nginx", pattern) if not glob.has_magic(pattern) else None
             if found is not None:
-                return self._known(include, found, chain)
+                return self._known(include, found, chain, depth)
             unresolved = Unresolved(span, pattern, self.source.missing(pattern))
             include.extra["unresolved"] = unresolved
             if unresolved not in self.unresolved:  # a snippet included twice: one note
@@ -106,14 +142,32 @@ class Expander:
             identity = self.source.identity(name)
             if not self._may_enter(identity, name, span, chain):
                 continue
+            again = name in self._parsed
             parsed = self._parse(name)
             if isinstance(parsed, str):
                 self.errors.append(ConfigError(parsed, span.path, span.line, span.column))
                 continue
-            for directive in self._expand(parsed, chain + [(identity, name)]):
+            if again and not self._charge(name, span):
+                continue
+            for directive in self._expand(parsed, chain + [(identity, name)], depth):
                 directive.extra.setdefault("included_from", span)
                 pulled.append(directive)
         return pulled
+
+    def _charge(self, name: str, span: Span) -> bool:
+        """Count one more inclusion of an already-read file against the configuration budget."""
+        size, budget = self._sizes.get(name, 0), self.budget
+        if self._over_budget or budget.used + size > budget.max_total:
+            if not self._over_budget:
+                self._over_budget = True
+                limit = f"{budget.max_total / (1024 * 1024):.1f} MiB"
+                self.errors.append(ConfigError(
+                    f"including {name} once more would take this configuration over {limit} "
+                    f"(--max-total-size); from here on, files already read are not included again",
+                    span.path, span.line, span.column))
+            return False
+        budget.used += size
+        return True
 
     def _may_enter(self, identity: str, name: str, span: Span, chain: list[tuple[str, str]]) -> bool:
         if any(identity == seen for seen, _ in chain):
@@ -127,7 +181,8 @@ class Expander:
             return False
         return True
 
-    def _known(self, include: Directive, found, chain: list[tuple[str, str]]) -> list[Directive]:
+    def _known(self, include: Directive, found, chain: list[tuple[str, str]],
+               depth: int) -> list[Directive]:
         """The directives of a known include, every position moved onto the include itself."""
         describe = found.describe()
         include.extra["known"] = describe
@@ -144,7 +199,7 @@ class Expander:
             if self.virtual and "virtual_path" in include.extra:
                 directive.extra["virtual_path"] = include.extra["virtual_path"]
         pulled = []
-        for directive in self._expand(directives, chain + [(identity, found.file)]):
+        for directive in self._expand(directives, chain + [(identity, found.file)], depth):
             directive.extra.setdefault("included_from", include.span)
             pulled.append(directive)
         return pulled

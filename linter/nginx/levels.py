@@ -90,7 +90,8 @@ class Level:
             child.access = access
         child.settings = dict(self.settings)
         for d in directives:
-            if d.key in _PLAIN_SETTINGS:
+            # Without an argument nginx refuses the directive (an error already): it sets nothing.
+            if d.key in _PLAIN_SETTINGS and d.args:
                 child.settings[d.key] = d
         return child
 
@@ -101,6 +102,8 @@ def unresolved_here(directives: list) -> list:
     return [Unknown.from_unresolved(d.extra["unresolved"]) for d in directives
             if d.extra.get("unresolved") is not None]
 
+
+_DIGITS = re.compile(r"[0-9]+")   # not str.isdigit, which accepts `²` that int() refuses
 
 # Plain settings the model needs; each is inherited unless redefined at a lower level.
 _PLAIN_SETTINGS = {
@@ -138,7 +141,8 @@ def _more_headers_ops(d: Directive) -> list:
         a = args[i]
         if a in ("-s", "-t") and i + 1 < len(args):
             if a == "-s":
-                statuses = frozenset(int(s) for s in args[i + 1].split() if s.isdigit()) or None
+                statuses = frozenset(int(s) for s in args[i + 1].split()
+                                     if _DIGITS.fullmatch(s)) or None
             i += 2
             continue
         name, _, value = a.partition(":")

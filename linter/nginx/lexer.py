@@ -16,6 +16,11 @@ what crossplane would give:
   as one LUA token whose value is the text between the braces, as crossplane's Lua extension does.
 
 Columns are 1-based character (code point) offsets; a tab counts as one column.
+
+Time and memory stay linear in the text: no pattern repeats a group per character (Python's
+`re` keeps backtracking state for each repetition of a group with alternatives, about 100 bytes
+a character: a 1 MB word or quoted string took 300 MB), so words and strings are scanned in runs
+of plain characters, with escapes and `${` stepped over in Python.
 """
 from __future__ import annotations
 
@@ -29,6 +34,11 @@ SEMICOLON = ";"
 OPEN = "{"
 CLOSE = "}"
 LUA = "lua"  # the body of a *_by_lua_block directive; it also ends the directive
+
+
+def brief(value: str, limit: int = 60) -> str:
+    """`value` for an error message: a 1 MB word must not be copied into every message."""
+    return value if len(value) <= limit else value[:limit - 1] + "…"
 
 
 class Token(NamedTuple):  # a tuple: tens of thousands are made per large file
@@ -56,29 +66,28 @@ class Lexed:
     truncated: bool = False
 
 
-# One match per step: skipped text, punctuation, a quoted string, an unclosed quote, or a word.
-# A backslash escapes anything (even a newline or the end of the text); `${` keeps its brace.
+# One match per step: skipped text, punctuation, the opening quote of a string, or the start of
+# a word (its first run of plain characters, or a backslash or `$` that `_word_end` steps over).
+# In a word a backslash escapes anything (even a newline or the end of the text), and `${` keeps
+# its brace.
 _NEXT = re.compile(
-    r"(?P<skip>(?:[ \t\r\n]|#[^\n]*)+)"
+    r"(?P<skip>[ \t\r\n]+|#[^\n]*)"
     r"|(?P<punct>[;{}])"
-    r'|"(?P<double>(?:\\[\s\S]|[^"\\])*)"'
-    r"|'(?P<single>(?:\\[\s\S]|[^'\\])*)'"
-    r"|(?P<unclosed>[\"'])"
-    r"|(?P<word>(?:\\[\s\S]?|\$\{|[^ \t\r\n;{\\])+)"
+    r"|(?P<quote>[\"'])"
+    r"|(?P<word>[^ \t\r\n;{\\$]+|[\\$])"
 )
 _SPACE = re.compile(r"[ \t\r\n]+")
 _COMMENT = re.compile(r"#[^\n]*")
-_WORD = re.compile(r"(?:\\[\s\S]?|\$\{|[^ \t\r\n;{\\])+")
+_WORD_RUN = re.compile(r"[^ \t\r\n;{\\$]*")
+_STRING_RUN = {'"': re.compile(r'[^"\\]*'), "'": re.compile(r"[^'\\]*")}
 # What may follow a closing quote. nginx wants a space, `;`, `{` or `)`; we also accept `}`
 # so that `return 200 "ok"}` is reported once, as a missing `;`, by the parser.
 _AFTER_QUOTE_OK = frozenset(" \t\r\n;{})")
 
 _LUA_BORING = re.compile(r"[^{}\"'\[\-]+")
 _LUA_LONG_OPEN = re.compile(r"\[(=*)\[")
-_LUA_SHORT_STRING = {
-    '"': re.compile(r'"(?:\\[\s\S]|[^"\\\n])*"'),
-    "'": re.compile(r"'(?:\\[\s\S]|[^'\\\n])*'"),
-}
+# Runs of plain characters in a Lua short string (which ends at its quote or an unescaped newline).
+_LUA_STRING_RUN = {'"': re.compile(r'[^"\\\n]*'), "'": re.compile(r"[^'\\\n]*")}
 
 
 class _Cursor:
@@ -138,24 +147,31 @@ class _Lexer:
                 at_directive_start = True
                 pos = stop
                 continue
-            if kind == "unclosed":
-                self._error(f"the quoted string starting here is never closed "
-                            f"(missing {text[pos]})", line, column)
-                self.truncated = True
-                break
+            if kind == "quote":
+                quote = text[pos]
+                close = _string_end(text, stop, end, quote)
+                if close is None:
+                    self._error(f"the quoted string starting here is never closed "
+                                f"(missing {quote})", line, column)
+                    self.truncated = True
+                    break
+                value = text[stop:close]
+                if "\\" in value:
+                    value = value.replace("\\" + quote, quote)
+                stop = close + 1
+            else:
+                if stop < end and text[stop] in "\\$" or text[stop - 1] in "\\$":
+                    stop = _word_end(text, pos, end)
+                value = text[pos:stop]
             first_line = line
             newlines = text.count("\n", pos, stop)
             if newlines:
                 line += newlines
                 line_start = text.rfind("\n", pos, stop) + 1
             end_column = stop - line_start + 1
-            value = match.group(kind)
             if kind == "word":
                 append(Token(WORD, value, first_line, column, line, end_column))
             else:
-                quote = text[pos]
-                if "\\" in value:
-                    value = value.replace("\\" + quote, quote)
                 append(Token(QUOTED, value, first_line, column, line, end_column))
                 if stop < end and text[stop] not in _AFTER_QUOTE_OK:
                     self._error(f'unexpected "{text[stop]}" right after a quoted string '
@@ -195,20 +211,21 @@ class _Lexer:
         text, cursor = self.text, self.cursor
         if directive == "set_by_lua_block":  # the only *_by_lua_block with an argument ($var)
             self._skip_space_and_comments()
-            match = _WORD.match(text, cursor.offset) if cursor.offset < len(text) else None
-            if match and text[cursor.offset] not in ";{}\"'":
-                self._emit(WORD, match.group(), match.end())
+            start = cursor.offset
+            if start < len(text) and text[start] not in ";{}\"' \t\r\n":
+                stop = _word_end(text, start, len(text))
+                self._emit(WORD, text[start:stop], stop)
         self._skip_space_and_comments()
         if cursor.offset >= len(text) or text[cursor.offset] != "{":
             where = "end of file" if cursor.offset >= len(text) else f'"{text[cursor.offset]}"'
-            self._error(f'expected "{{" to start the Lua block of "{directive}", found {where}',
+            self._error(f'expected "{{" to start the Lua block of "{brief(directive)}", found {where}',
                         cursor.line, cursor.column())
             if cursor.offset >= len(text):
                 self.truncated = True
             return
         close = _lua_block_end(text, cursor.offset)
         if close is None:
-            self._error(f'the Lua block of "{directive}" is never closed (missing "}}")',
+            self._error(f'the Lua block of "{brief(directive)}" is never closed (missing "}}")',
                         cursor.line, cursor.column())
             self.truncated = True
             cursor.advance(len(text))
@@ -216,11 +233,49 @@ class _Lexer:
         self._emit(LUA, text[cursor.offset + 1:close], close + 1)
 
 
+def _word_end(text: str, pos: int, end: int) -> int:
+    """End offset of the word starting at `pos`: runs of plain characters, a backslash with the
+    character after it (if any), and `$` (with the `{` of `${`)."""
+    run = _WORD_RUN.match
+    while True:
+        pos = run(text, pos).end()
+        if pos >= end:
+            return end
+        char = text[pos]
+        if char == "\\":
+            pos += 2
+            if pos >= end:
+                return end
+        elif char == "$":
+            pos += 2 if text.startswith("{", pos + 1) else 1
+        else:
+            return pos
+
+
+def _string_end(text: str, pos: int, end: int, quote: str) -> Optional[int]:
+    """Offset of the quote closing a string whose text starts at `pos`; None when unclosed."""
+    run = _STRING_RUN[quote].match
+    while True:
+        pos = run(text, pos).end()
+        if pos >= end:
+            return None
+        if text[pos] == quote:
+            return pos
+        pos += 2  # a backslash and the character it escapes
+
+
 def _lua_block_end(text: str, open_brace: int) -> Optional[int]:
-    """Offset of the `}` matching the `{` at `open_brace`, skipping Lua strings and comments."""
+    """Offset of the `}` matching the `{` at `open_brace`, skipping Lua strings and comments.
+
+    A quote whose string never closes (an unescaped newline or the end comes first) is read as
+    plain text. Then every later quote of the same kind up to where that scan stopped fails the
+    same way (it was the escaped second half of a `\\"` pair in that scan, so a scan from it runs
+    in step with it), so it is not scanned again: `"\\"\\"\\"...` on one line stays linear.
+    """
     depth = 0
     pos = open_brace
     end = len(text)
+    broken_until = {'"': -1, "'": -1}  # quote -> where its last unclosed string scan stopped
     while pos < end:
         boring = _LUA_BORING.match(text, pos)
         if boring:
@@ -237,8 +292,15 @@ def _lua_block_end(text: str, open_brace: int) -> Optional[int]:
                 return pos
             pos += 1
         elif char in "\"'":
-            match = _LUA_SHORT_STRING[char].match(text, pos)
-            pos = match.end() if match else pos + 1  # a broken string: treat the quote as text
+            if pos < broken_until[char]:
+                pos += 1  # inside the reach of an unclosed string of this quote: cannot close
+                continue
+            stop = _lua_string_stop(text, pos + 1, end, char)
+            if stop < end and text[stop] == char:
+                pos = stop + 1
+            else:  # a broken string: treat the quote as text
+                broken_until[char] = stop
+                pos += 1
         elif char == "[":
             pos = _skip_long_bracket(text, pos) or pos + 1
         elif text.startswith("--", pos):
@@ -251,6 +313,17 @@ def _lua_block_end(text: str, open_brace: int) -> Optional[int]:
         else:  # a lone "-"
             pos += 1
     return None
+
+
+def _lua_string_stop(text: str, pos: int, end: int, quote: str) -> int:
+    """Where a Lua short string whose text starts at `pos` stops: its closing quote, or the
+    unescaped newline / end of text that leaves it unclosed."""
+    run = _LUA_STRING_RUN[quote].match
+    while True:
+        pos = run(text, pos).end()
+        if pos >= end or text[pos] != "\\" or pos + 1 >= end:
+            return pos
+        pos += 2  # a backslash and the character it escapes (a newline too)
 
 
 def _skip_long_bracket(text: str, pos: int) -> Optional[int]:

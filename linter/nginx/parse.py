@@ -13,6 +13,11 @@ includes.py; the detected context is stored as `extra["context"]` on every top-l
 directive. Problems in the input become `Tree.errors` (ConfigError with file:line:column),
 never exceptions.
 
+Files are read with `linter.inputs.read_config` against one `Budget` per load (from
+`LoadOptions.budget()`): the entry file and every include, so the per-file and per-configuration
+size limits hold for the whole configuration, an include read twice counting twice. What
+cannot be read is an error at the include that named it (or the entry's only error).
+
 `prefix` plays the role of nginx's `-p`/conf directory: relative includes resolve against it.
 Default: the entry file's directory (plus its parent when that directory is `sites-enabled`,
 `conf.d`, `snippets`, ...). `load_options` (`linter.syntax.LoadOptions`) adds the tree roots and
@@ -27,29 +32,39 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from ..inputs import Budget, read_config
 from ..syntax import ConfigError, LoadOptions, Tree
 from .context import check_directives, detect_context
 from .dump import split_dump
 from .includes import Expander
+from .refusals import check_refusals
 from .sniff import looks_like_nginx
-from .sources import Dump, FileSystem, default_roots, normalise, read_text
+from .sources import Dump, FileSystem, default_roots, normalise
 
 __all__ = ["load", "parse_string", "detect_context", "looks_like_nginx"]
 
 
 def load(path: str, *, prefix: Optional[str] = None,
          load_options: Optional[LoadOptions] = None) -> Tree:
+    options = load_options or LoadOptions()
+    budget = options.budget()
     try:
-        text = read_text(path)
-    except OSError as error:
-        return Tree("nginx", path, [], [], [ConfigError(
-            f"cannot read {path}: {error.strerror or error}", path)])
-    return parse_string(text, path, prefix=prefix, load_options=load_options)
+        text = read_config(path, budget)
+    except ConfigError as error:
+        return Tree("nginx", path, [], [], [error])
+    return _parse(text, path, prefix, options, budget)
 
 
 def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
                  load_options: Optional[LoadOptions] = None) -> Tree:
     options = load_options or LoadOptions()
+    budget = options.budget()
+    budget.used += len(text)   # the entry's text counts towards the configuration's size
+    return _parse(text, path, prefix, options, budget)
+
+
+def _parse(text: str, path: str, prefix: Optional[str], options: LoadOptions,
+           budget: Budget) -> Tree:
     if options.prefix is not None:
         prefix = options.prefix
     text = normalise(text)
@@ -57,7 +72,7 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
     if sections:
         main = sections[0].path
         source = Dump(path, sections, prefix or os.path.dirname(main))
-        expander = Expander(source, virtual=True)
+        expander = Expander(source, virtual=True, budget=budget)
         entry = main
         context = "main"
     else:
@@ -65,9 +80,9 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
         filesystem = FileSystem(roots, copied_tree=prefix is not None,
                                 tree_roots=[str(r) for r in options.tree_roots],
                                 include_paths=[str(d) for d in options.include_paths],
-                                entry=path)
+                                entry=path, budget=budget)
         source = _StringFirst(filesystem, path, text)
-        expander = Expander(source)
+        expander = Expander(source, budget=budget)
         entry = path
         context = None
     directives = expander.load(entry)
@@ -79,12 +94,36 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
     order = {name: i for i, name in enumerate(files)}
     # A file included from several places reports each of its problems once.
     unique = {(e.path, e.line, e.column, e.message): e
-              for e in expander.errors + check_directives(directives, context)}
-    errors = list(unique.values())
-    errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
+              for e in expander.errors + check_directives(directives, context)
+              + check_refusals(directives, context)}
+
+    def position(e):
+        return order.get(e.path, len(order)), e.line, e.column
+    errors = sorted(_at_most_per_file(sorted(unique.values(), key=position)), key=position)
     outside = [f for f in getattr(source, "outside", []) if f in files]
     return Tree("nginx", path, directives, files, errors, unresolved=list(expander.unresolved),
                 outside=outside)
+
+
+# nginx stops at its first error; the linter reports more, but a file of a million `;` must not
+# become a million errors for the engine to sort, deduplicate and print.
+MAX_ERRORS_PER_FILE = 100
+
+
+def _at_most_per_file(errors: list) -> list:
+    kept, counts, first_dropped = [], {}, {}
+    for error in errors:
+        n = counts[error.path] = counts.get(error.path, 0) + 1
+        if n <= MAX_ERRORS_PER_FILE:
+            kept.append(error)
+        elif error.path not in first_dropped:
+            first_dropped[error.path] = error
+    for path, error in first_dropped.items():
+        more = counts[path] - MAX_ERRORS_PER_FILE
+        kept.append(ConfigError(f"{more} more error{'s' if more > 1 else ''} in this file "
+                                f"(only the first {MAX_ERRORS_PER_FILE} are reported)",
+                                path, error.line, error.column))
+    return kept
 
 
 class _StringFirst:

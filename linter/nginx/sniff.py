@@ -5,6 +5,10 @@ So the content score counts lines ending in `;` plus nginx block headers
 (`server {`, `location ... {`, `upstream x {`, `http {`, `if (...) {`), and compares it with
 signs of the other servers (Apache `<Tags>` and Capitalised directives, HAProxy sections, Caddy's `reverse_proxy`/
 site-address blocks). The file name only breaks ties (`nginx.conf`, `sites-enabled/`, ...).
+
+Every pattern is linear in the length of a line (no two adjacent quantifiers that can trade the
+same characters): `location[ \\t]+[^\\n{]+[ \\t]*\\{` took 37 s on `location` and 4,000
+spaces.
 """
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ import re
 # A statement ending with `;` at the end of a line (a multi-line value ends that way too).
 _STATEMENT_END = re.compile(r"""^[^#\n]*;[ \t]*(?:#[^\n]*)?$""", re.MULTILINE)
 _BLOCK_HEADER = re.compile(
-    r"^[ \t]*(?:server|http|stream|location[ \t]+[^\n{]+|upstream[ \t]+[\w.-]+|"
-    r"if[ \t]*\([^\n]*\))[ \t]*\{", re.MULTILINE)
+    r"^[ \t]*(?:(?:server|http|stream)[ \t]*\{|location[ \t]+[^\s{][^\n{]*\{|"
+    r"upstream[ \t]+[\w.-]+[ \t]*\{|if[ \t]*\([^\n]*\)[ \t]*\{)", re.MULTILINE)
 _APACHE = re.compile(r"^[ \t]*</?(?:VirtualHost|Directory|Location|LocationMatch|IfModule|"
                      r"Proxy|Files|FilesMatch|If|Macro)\b", re.MULTILINE | re.IGNORECASE)
 # nginx directive names are lower case; Apache's (and header names in a Caddy `header` block)
 # start with a capital.
-_CAPITALISED = re.compile(r"^[ \t]*[A-Z][A-Za-z0-9-]*[a-z][A-Za-z0-9-]*[ \t]", re.MULTILINE)
+_CAPITALISED = re.compile(r"^[ \t]*[A-Z](?=[A-Za-z0-9-]*[a-z])[A-Za-z0-9-]*[ \t]", re.MULTILINE)
 _HAPROXY = re.compile(r"^(?:frontend|backend|defaults|global|listen)\b[^;{\n]*$", re.MULTILINE)
 _CADDY = re.compile(r"^[ \t]*(?:reverse_proxy|file_server|encode|respond|handle_path|"
                     r"php_fastcgi|redir|tls)\b[^;\n]*$", re.MULTILINE)

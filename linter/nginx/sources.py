@@ -29,7 +29,13 @@ Resolution order for `include PATTERN` (`FileSystem.resolve`; the contract is
   (e) Otherwise `Unresolved`; a glob that matches nothing anywhere is empty and silent.
 
 Suffix-mapped candidates must be regular files; the pattern itself (joined to a root, or on this
-machine) only has to exist, so `include snippets;` naming a directory is still a read error.
+machine) only has to exist, so `include snippets;` naming a directory is still a read error, and
+so is a directory (or FIFO, device, ...) that a glob matches: nginx includes what `glob()`
+returns and fails reading a directory (`pread() "conf.d/old" failed (21: Is a directory)`).
+
+Files are read with `linter.inputs.read_config` against one `Budget` per load: only regular
+files, outside /proc, /sys and /dev, within the size limits, not binary or UTF-16. What it
+refuses is a `ConfigError`, which the Expander reports at the include that named the file.
 
 Both sources below implement:
 
@@ -37,7 +43,7 @@ Both sources below implement:
                        (`avoid`: identities of the files being included; FileSystem skips a suffix
                        mapping onto one of them)
     missing(pattern) -> why `resolve` found nothing, in words (the Unresolved reason)
-    read(name)       -> (text, first_line, span_path)
+    read(name)       -> (text, first_line, span_path); raises ConfigError when it cannot be read
     identity(name)   -> a key that is equal for the same file (cycle detection)
 """
 from __future__ import annotations
@@ -45,9 +51,10 @@ from __future__ import annotations
 import glob
 import os
 import re
-import stat
 from typing import Iterable, Iterator, Optional
 
+from ..inputs import Budget, read_config
+from ..syntax import ConfigError
 from .dump import Section
 
 # When no prefix is given and the entry file sits in one of these directories, its parent is
@@ -62,22 +69,12 @@ STANDARD_CONF_DIRS = ("/etc/nginx", "/usr/local/nginx/conf", "/usr/local/etc/ngi
                       "/etc/openresty", "/usr/local/openresty/nginx/conf", "/opt/homebrew/etc/nginx")
 
 # Placeholders a template engine would have replaced: `${VAR}` (envsubst, the official image's
-# templates), `{{ var }}` / `{% ... %}` (Jinja, Go templates), `__DOMAIN__` (YunoHost apps).
-_TEMPLATE = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\{%.*?%\}|__[A-Z][A-Z0-9_]*__")
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 text; lines that are not valid UTF-8 are read as Latin-1 so nothing can fail."""
-    try:
-        return normalise(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        pieces = []
-        for line in data.splitlines(keepends=True):
-            try:
-                pieces.append(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                pieces.append(line.decode("latin-1"))
-        return normalise("".join(pieces))
+# templates), `{{ var }}` / `{% ... %}` (Jinja, Go templates), `__DOMAIN__` (YunoHost apps),
+# `%%port%%` (Home Assistant add-ons' sed templates). The bracketed forms are found with
+# str.find (a regex such as `\{\{.*?\}\}` rescans the rest of the line from every `{{`: quadratic
+# on an argument of many `{{`); the others cannot backtrack far.
+_BRACKETED = (("${", "}", False), ("{{", "}}", True), ("{%", "%}", True))   # (open, close, one line)
+_TEMPLATE = re.compile(r"__[A-Z][A-Z0-9_]*__|%%[A-Za-z_][\w.]*%%")
 
 
 def normalise(text: str) -> str:
@@ -88,15 +85,12 @@ def normalise(text: str) -> str:
 
 
 def read_text(path: str) -> str:
-    # A FIFO or socket would block (or fail oddly) on open(): refuse it like nginx's fstat check.
+    """One file's text as the front end reads it (`linter.inputs.read_config`, on a budget of its
+    own), for callers outside a load; OSError, with read_config's message, when it cannot be read."""
     try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = None
-    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-        raise OSError("not a regular file")
-    with open(path, "rb") as f:
-        return decode(f.read())
+        return read_config(path, Budget())
+    except ConfigError as error:
+        raise OSError(str(error)) from None
 
 
 def default_roots(entry: str) -> list[str]:
@@ -108,9 +102,26 @@ def default_roots(entry: str) -> list[str]:
 
 
 def template_placeholder(pattern: str) -> Optional[str]:
-    """The first template placeholder in an include path (`${HOST}`, `{{ dir }}`), if any."""
+    """The first template placeholder in an include path or a value (`${HOST}`, `{{ dir }}`)."""
+    found = []   # (start, end) of the first placeholder of each kind
     m = _TEMPLATE.search(pattern)
-    return m.group(0) if m else None
+    if m:
+        found.append((m.start(), m.end()))
+    for opener, closer, one_line in _BRACKETED:
+        start = pattern.find(opener)
+        while start >= 0:
+            close = pattern.find(closer, start + len(opener))
+            if close < 0:
+                break   # no later opener has a closer either
+            newline = pattern.find("\n", start, close) if one_line else -1
+            if newline < 0:
+                found.append((start, close + len(closer)))
+                break
+            start = pattern.find(opener, newline)   # `{{` without `}}` on its line
+    if not found:
+        return None
+    start, end = min(found)
+    return pattern[start:end]
 
 
 def looks_like_conf_dir(directory: str) -> bool:
@@ -154,8 +165,10 @@ class FileSystem:
     are mapped into them too); `include_paths`: the user's --include-path directories."""
 
     def __init__(self, roots: list[str], copied_tree: bool = False, *, tree_roots: Iterable[str] = (),
-                 include_paths: Iterable[str] = (), entry: Optional[str] = None):
+                 include_paths: Iterable[str] = (), entry: Optional[str] = None,
+                 budget: Optional[Budget] = None):
         self.roots = list(roots)
+        self.budget = budget if budget is not None else Budget()
         # With an explicit --prefix the user audits a copy: its files win over this machine's,
         # which may have an /etc/nginx of its own (a CI runner with nginx installed).
         self.copied_tree = copied_tree
@@ -187,7 +200,12 @@ class FileSystem:
     @staticmethod
     def _match(candidate: str, magic: bool, direct: bool) -> list[str]:
         if magic:
-            return sorted(os.path.normpath(p) for p in glob.glob(candidate) if os.path.isfile(p))
+            # The pattern itself: everything glob() returns, as nginx includes it (a directory
+            # is then a read error, as in nginx). A suffix mapping is a guess: regular files only.
+            matches = glob.glob(candidate)
+            if not direct:
+                matches = [p for p in matches if os.path.isfile(p)]
+            return sorted(os.path.normpath(p) for p in matches)
         if os.path.isfile(candidate) or (direct and os.path.exists(candidate)):
             return [os.path.normpath(candidate)]
         return []
@@ -237,7 +255,7 @@ class FileSystem:
         return f"not found (looked in {where})"
 
     def read(self, name: str) -> tuple[str, int, str]:
-        return read_text(name), 1, name
+        return read_config(name, self.budget), 1, name
 
     def identity(self, name: str) -> str:
         return os.path.realpath(name)

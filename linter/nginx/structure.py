@@ -11,7 +11,10 @@ Conventions (see linter/syntax.py for the shapes):
 - `extra["unterminated"]`: True when the `;` is missing (already reported as a syntax error;
   crossplane's argument checks skip such a directive).
 - `if (...)`: the parentheses are stripped from the first/last argument, as crossplane does,
-  and their spans shrink accordingly (an argument that was only `(` or `)` disappears).
+  and their spans shrink accordingly (an argument that was only `(` or `)` disappears). When the
+  first argument does not start with `(` or the last does not end with `)`, nothing is stripped
+  and `extra["if_unparenthesised"]` is the index of the offending argument (nginx: `invalid
+  condition`, reported by refusals.py).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..syntax import Directive, Span
-from .lexer import CLOSE, LUA, OPEN, QUOTED, SEMICOLON, WORD, Lexed, Token
+from .lexer import CLOSE, LUA, OPEN, QUOTED, SEMICOLON, WORD, Lexed, Token, brief
 
 _ARGUMENT_KINDS = (WORD, QUOTED)
 MAX_NESTING = 100  # real configurations stay below 10
@@ -86,11 +89,11 @@ def build_directives(lexed: Lexed, path: str) -> tuple[list[Directive], list[Syn
                 pass  # the lexer already explained why the text ended early
             elif terminator is None:
                 problems.append(SyntaxProblem(
-                    f'unexpected end of file: directive "{name.value}" is missing its ";"',
+                    f'unexpected end of file: directive "{brief(name.value)}" is missing its ";"',
                     last.end_line, last.end_column))
             else:
                 problems.append(SyntaxProblem(
-                    f'missing ";" after directive "{name.value}" (found "}}")',
+                    f'missing ";" after directive "{brief(name.value)}" (found "}}")',
                     last.end_line, last.end_column))
             continue  # a `}` is handled by the main loop; it still closes the block
         index += 1
@@ -114,7 +117,7 @@ def build_directives(lexed: Lexed, path: str) -> tuple[list[Directive], list[Syn
                                           last.end_line, last.end_column))
         else:
             problems.append(SyntaxProblem(
-                f'unexpected end of file: the "{opener.name}" block opened here is never '
+                f'unexpected end of file: the "{brief(opener.name)}" block opened here is never '
                 f'closed (missing "}}")', opener.span.line, opener.span.column))
     return top, problems
 
@@ -140,7 +143,12 @@ def _directive(path: str, name: Token, args: list[Token], terminator: Optional[T
     else:
         end = terminator
     if name.value == "if" and values:
-        _strip_if_parentheses(values, spans, quoted)
+        if not values[0].startswith("("):
+            extra["if_unparenthesised"] = 0
+        elif not values[-1].endswith(")"):
+            extra["if_unparenthesised"] = len(values) - 1
+        else:
+            _strip_if_parentheses(values, spans, quoted)
     extra["quoted"] = quoted
     return Directive(name=name.value, args=values, span=_span(path, name, end),
                      arg_spans=spans, extra=extra)
