@@ -102,8 +102,8 @@ def main(ctx, debug):
 @click.option("--hook", is_flag=True,
               help="The paths come from a hook (pre-commit): skip files that are not a proxy config "
                    "with a note instead of an error.")
-@click.option("--max-file-size", callback=_size, help="Largest file to read (default 8M).")
-@click.option("--max-total-size", callback=_size, help="Most one configuration may read with its includes (default 64M).")
+@click.option("--max-file-size", callback=_size, help="Largest file to read (default 4M).")
+@click.option("--max-total-size", callback=_size, help="Most one configuration may read with its includes (default 8M).")
 @click.pass_context
 def check(ctx, paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes,
           root, hook, max_file_size, max_total_size):

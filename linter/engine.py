@@ -183,6 +183,7 @@ class _Run:
         self.walks: dict = {}               # root -> {real path: _Candidate} (repository walks)
         self.outside: list = []             # files read from this machine outside the tree
         self.unreadable: list = []          # (path, why) of configs the include search could not parse
+        self._reals: dict = {}
 
     # -- what to lint ---------------------------------------------------------------------------
 
@@ -338,7 +339,7 @@ class _Run:
             return frozenset((c.real,))
         if tree is None:
             return frozenset((c.real,))
-        return frozenset({c.real} | {os.path.realpath(f) for f in tree.files})
+        return frozenset({c.real} | {self._real(f) for f in tree.files})
 
     def _included(self, candidates: list) -> set:
         """Real paths of the candidates that another candidate includes."""
@@ -364,7 +365,7 @@ class _Run:
                 listed = config.tree.files
             else:
                 listed = [c.path]
-            tree_files = {c.real} | {os.path.realpath(f) for f in listed}
+            tree_files = {c.real} | {self._real(f) for f in listed}
             crashes: list = []
             results = run_rules(config, self.rules, crashes) if config is not None else []
             report.internal.extend(InternalError.from_exception(self._show(c.path), f"rule {code}", error)
@@ -372,27 +373,27 @@ class _Run:
             linted.append((context, tree_files, listed, results, scratch.errors))
 
         def wanted(context, path: str) -> bool:
-            return context.keep_all or os.path.realpath(path) in self.wanted
+            return context.keep_all or self._real(path) in self.wanted
 
         # Files: those linted, as the user or the front end wrote them, once.
-        shown: set = set(os.path.realpath(f) for f in report.files)
+        shown: set = set(self._real(f) for f in report.files)
         for context, _, listed, _, _ in linted:
             for f in listed:
-                real = os.path.realpath(f)
+                real = self._real(f)
                 if real not in shown and wanted(context, f):
                     shown.add(real)
                     report.files.append(self._show(f))
         # Errors: each once; those in an includer are outside what was asked.
         seen_errors: set = set()
         hidden: set = set()
-        outside = {os.path.realpath(f) for f in self.outside}
+        outside = {self._real(f) for f in self.outside}
         for context, _, _, _, errors in linted:
             for e in errors:
-                if os.path.realpath(e.path) in outside:
+                if self._real(e.path) in outside:
                     # Its words may quote the file (a token, a line): say where, never what.
                     e = ConfigError("this file, read from outside the checked tree, is not a valid configuration "
                                     "(its content is not shown)", e.path, e.line, e.column)
-                key = (os.path.realpath(e.path), e.line, e.column, e.message)
+                key = (self._real(e.path), e.line, e.column, e.message)
                 if not wanted(context, e.path):
                     hidden.add(key)
                 elif key not in seen_errors:
@@ -405,7 +406,7 @@ class _Run:
             for r in results:
                 if wanted(context, r.span.path):
                     s = r.span
-                    key = (r.rule.code, os.path.realpath(s.path), s.line, s.column, s.end_line, s.end_column)
+                    key = (r.rule.code, self._real(s.path), s.line, s.column, s.end_line, s.end_column)
                     groups.setdefault(key, []).append((index, r))
         for key, hits in groups.items():
             total = sum(1 for _, files, _, _, _ in linted if key[1] in files)
@@ -446,8 +447,15 @@ class _Run:
                                                                      error))
             return None
 
+    def _real(self, path: str) -> str:
+        """os.path.realpath, once per path and run: a run of many findings asked it millions of times."""
+        real = self._reals.get(path)
+        if real is None:
+            real = self._reals[path] = os.path.realpath(path)
+        return real
+
     def _show(self, path: str) -> str:
-        return self.display.get(os.path.realpath(path), path)
+        return self.display.get(self._real(path), path)
 
     def _notes(self, hidden_errors: int) -> None:
         notes = self.report.notes

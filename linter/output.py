@@ -102,11 +102,14 @@ class TextWriter:
         lines = self._source(span.path)
         if not lines or not (1 <= span.line <= len(lines)):
             return ""
-        text = lines[span.line - 1].rstrip("\n").expandtabs(1)
+        line = lines[span.line - 1]
         start = max(span.column, 1)
-        end = span.end_column if span.end_line == span.line and span.end_column > start else len(text) + 1
-        end = max(min(end, len(text) + 1), start + 1)
-        text, start, end = _window(text, start, end)
+        end = span.end_column if span.end_line == span.line and span.end_column > start else len(line) + 1
+        end = max(min(end, len(line) + 1), start + 1)
+        # Cut first, so a finding on a 1 MB line copies 160 characters, not the line. A tab
+        # becomes one space (expandtabs(1)): columns stay as the front end counted them.
+        text, start, end = _window(line, start, end)
+        text = text.rstrip("\n").expandtabs(1)
         if _UNSAFE.search(text) or "\x1b" in text:
             server = None       # shown escaped, so columns no longer line up with the highlighter's
             text = printable(text)

@@ -132,8 +132,8 @@ class LoadOptions:
     tree_roots: tuple = ()
     strict_includes: bool = False
     # Limits for `linter.inputs.read_config` (one file; one entry with everything it includes).
-    max_file_bytes: int = 8 * 1024 * 1024
-    max_total_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = 4 * 1024 * 1024      # linter.inputs.MAX_FILE_BYTES
+    max_total_bytes: int = 8 * 1024 * 1024     # linter.inputs.MAX_TOTAL_BYTES
 
     def budget(self):
         from linter.inputs import Budget
