@@ -206,8 +206,13 @@ class _Builder:
         sets = {s.args[0]: s.args[1] for s in inner if s.key == "set" and len(s.args) == 2}
         if url in sets:
             url = sets[url]
+        # SWAG's `$upstream_proto://$upstream_app:$upstream_port`: variables set to a constant in
+        # the same block are that constant (nginx evaluates them per request, always the same).
+        url = re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda v: _constant(sets, v), url)
         action = Action("proxy", d.span, upstream=url)
-        m = re.match(r"^(?P<scheme>[a-z]+://)(?P<host>unix:[^:]*:?|\[[^\]]*\][^/]*|[^/]*)(?P<uri>/.*)?$", url, re.I)
+        # A scheme from a variable carries no URI part: nginx needs `://` right after it.
+        m = re.match(r"^(?P<scheme>(?:[a-z]+|\$\w+)://)(?P<host>unix:[^:]*:?|\[[^\]]*\][^/]*|[^/]*)(?P<uri>/.*)?$",
+                     url, re.I)
         uri = (m.group("uri") if m else None)
         if m:
             name = m.group("host")
@@ -249,6 +254,11 @@ class _Builder:
             action.uri_reason = ("a `rewrite` runs before proxy_pass: nginx then sends the rewritten, "
                                  "decoded and normalised URI")
         return action
+
+
+def _constant(sets: dict, variable) -> str:
+    value = sets.get("$" + (variable.group(1) or variable.group(2)))
+    return value if value is not None and "$" not in value else variable.group(0)
 
 
 def _listen(d: Directive) -> Listen:
