@@ -45,7 +45,8 @@ class InternalError:
         # The innermost frame that is not the engine calling a rule, nor a library's or Python's.
         ours = [f for f in frames if not f.filename.endswith(_PLUMBING) and not _library(f.filename)] or frames
         where = f" ({_short(ours[-1].filename)}:{ours[-1].lineno})" if ours else ""
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        # The innermost frames only: a RecursionError has a thousand, all alike.
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-30))
         return cls(path, stage, f"{type(error).__name__}: {error}"[:300] + where, text)
 
 
@@ -53,12 +54,22 @@ _PLUMBING = (os.path.join("linter", "rule.py"), os.path.join("linter", "engine.p
 
 
 def _library(filename: str) -> bool:
-    import sysconfig
-
     if "/linter/" in filename or "/rules/" in filename:
         return False
-    paths = sysconfig.get_paths()
-    return filename.startswith((paths["stdlib"], paths["purelib"], paths["platlib"])) or filename.startswith("<")
+    return filename.startswith(_library_paths()) or filename.startswith("<")
+
+
+def _library_paths() -> tuple:
+    global _LIBRARY_PATHS
+    if _LIBRARY_PATHS is None:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        _LIBRARY_PATHS = (paths["stdlib"], paths["purelib"], paths["platlib"])
+    return _LIBRARY_PATHS
+
+
+_LIBRARY_PATHS = None
 
 
 def _short(filename: str) -> str:

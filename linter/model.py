@@ -130,7 +130,9 @@ def compile_regex(pattern: str, case_sensitive: bool = True):
         py = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)  # PCRE named groups
         try:
             _regex_cache[key] = re.compile(py, 0 if case_sensitive else re.I)
-        except re.error:
+        except (re.error, RecursionError, OverflowError):
+            # Python's parser recurses per nesting level: 500 nested groups cannot be read, and
+            # what the model cannot read it leaves undecided.
             _regex_cache[key] = None
     return _regex_cache[key]
 

@@ -150,3 +150,45 @@ def test_no_line_of_a_file_outside_the_checked_tree_is_quoted(tmp_path):
     assert result.exit_code == 2, result.output
     assert "hash-that-must-not-leak" not in result.stdout + result.stderr
     assert str(secret) in result.stdout + result.stderr, "the error still names the file and position"
+
+
+# --- signatures bench/fuzz.py found, each fixed where it arose ---------------------------------
+
+from linter.engine import lint as lint_files
+
+
+@pytest.mark.parametrize("server,name,text", [
+    ("nginx", "regex.conf", "location ~ " + "(" * 500 + "a" + ")" * 500 + " { proxy_pass http://127.0.0.1:8008; }\n"),
+    ("nginx", "nested.conf", "server { listen 443 ssl; location / { location ~ ^" + "(" * 500 + "a" + ")" * 500
+     + " { return 200; } } }\n"),
+    ("apache", "regex.conf", "<LocationMatch ^/" + "(" * 500 + "a" + ")" * 500 + ">\n</LocationMatch>\n"),
+], ids=["nginx-regex", "nginx-nested-regex", "apache-regex"])
+def test_a_regex_python_cannot_compile_leaves_the_match_undecided(tmp_path, server, name, text):
+    conf = tmp_path / name
+    conf.write_text(text)
+    report = lint_files([str(conf)], server=server)
+    assert report.internal == []
+
+
+@pytest.mark.parametrize("text,message", [
+    ("return " + "4" * 5000 + ";\n", 'invalid return code "'),
+    ("server { listen " + "8" * 5000 + "; }\n", "invalid port"),
+    ("proxy_buffering %00;\n", 'invalid value in "proxy_buffering" directive'),
+    ("include " + "*/" * 3000 + "*.conf;\n", "include path has more than 128 components"),
+], ids=["return-5000-digits", "listen-5000-digits", "percent-in-value", "deep-glob"])
+def test_nginx_values_that_crashed_are_errors(tmp_path, text, message):
+    conf = tmp_path / "site.conf"
+    conf.write_text(text)
+    report = lint_files([str(conf)], server="nginx")
+    assert report.internal == []
+    assert any(message in e.message for e in report.errors), report.errors
+
+
+@pytest.mark.parametrize("length,refused", [(4095, False), (4096, True)])
+def test_nginx_refuses_a_token_or_comment_of_4096_bytes_as_nginx_does(tmp_path, length, refused):
+    """nginx -t (1.22): `too long parameter "..." started` from 4096 bytes on (NGX_CONF_BUFFER)."""
+    conf = tmp_path / "site.conf"
+    conf.write_text("add_header X " + "a" * length + ";\n#" + "b" * (length - 1) + "\n")
+    report = lint_files([str(conf)], server="nginx")
+    got = [(e.line, e.column) for e in report.errors if "too long parameter" in e.message]
+    assert got == ([(1, 14), (2, 1)] if refused else [])

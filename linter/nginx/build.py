@@ -285,7 +285,8 @@ def _listen(d: Directive) -> Listen:
 
 def _number(text: str) -> Optional[int]:
     """`text` as a number when it is ASCII digits only (`str.isdigit` also accepts `²`)."""
-    return int(text) if _DIGITS.fullmatch(text) else None
+    # Longer than any port or status: int() itself refuses 4,300 digits and more.
+    return int(text) if _DIGITS.fullmatch(text) and len(text) <= 18 else None
 
 
 def _location_match(d: Directive):

@@ -113,10 +113,16 @@ def check_directives(directives: list[Directive], context: str) -> list[ConfigEr
             try:
                 analyze(fname=directive.span.path, stmt=stmt, term=term, ctx=ctx,
                         strict=False, check_ctx=directive.name != "include", check_args=True)
-            except NgxParserDirectiveError as error:
+            except (NgxParserDirectiveError, ValueError, TypeError) as error:
                 span = directive.span
-                # `invalid value "<a 1 MB argument>" in "gzip" directive`: quote it briefly.
-                message = _QUOTED.sub(lambda m: f'"{brief(m.group(1))}"', error.strerror)
+                if isinstance(error, NgxParserDirectiveError):
+                    # `invalid value "<a 1 MB argument>" in "gzip" directive`: quote it briefly.
+                    message = _QUOTED.sub(lambda m: f'"{brief(m.group(1))}"', error.strerror)
+                else:
+                    # crossplane formats its message with `%` over the value itself, so a value
+                    # holding `%0` breaks the formatting: the value is what it could not take.
+                    message = f'invalid value in "{directive.name}" directive'
+
                 key = (message, span.path, span.line, span.column)
                 if key not in seen:
                     seen.add(key)

@@ -47,6 +47,7 @@ from .sources import normalise
 from .structure import MAX_NESTING, build_directives
 
 _MAX_DEPTH = 64
+_MAX_PATH_PARTS = 128
 
 
 class Expander:
@@ -126,6 +127,11 @@ class Expander:
     def _include(self, include: Directive, chain: list[tuple[str, str]], depth: int) -> list[Directive]:
         pattern = include.args[0]
         span = include.span
+        if pattern.count("/") > _MAX_PATH_PARTS:
+            # glob() recurses per path component; no real include path is this deep.
+            self.errors.append(ConfigError(f"include path has more than {_MAX_PATH_PARTS} components",
+                                           span.path, span.line, span.column))
+            return []
         names = self.source.resolve(pattern, frozenset(identity for identity, _ in chain))
         include.extra["includes"] = names or []
         if names is None:

@@ -110,6 +110,15 @@ class _Cursor:
         return self.offset - self.line_start + 1
 
 
+# nginx's NGX_CONF_BUFFER: a token or comment of this many bytes or more is "too long parameter".
+_TOO_LONG = 4096
+_COMMENT_IN = re.compile(r"#[^\n]*")
+
+
+def _too_long(raw: str) -> bool:
+    return len(raw) >= _TOO_LONG or (len(raw) * 4 >= _TOO_LONG and len(raw.encode("utf-8")) >= _TOO_LONG)
+
+
 def tokenize(text: str, first_line: int = 1) -> Lexed:
     """All tokens of `text`; `first_line` numbers its first line (used for `nginx -T` sections)."""
     return _Lexer(text, first_line).run()
@@ -134,6 +143,8 @@ class _Lexer:
             match = match_next(text, pos)
             kind, stop = match.lastgroup, match.end()
             if kind == "skip":
+                if stop - pos >= _TOO_LONG // 4:
+                    self._long_comments(pos, stop, line, line_start)
                 newlines = text.count("\n", pos, stop)
                 if newlines:
                     line += newlines
@@ -163,6 +174,9 @@ class _Lexer:
                 if stop < end and text[stop] in "\\$" or text[stop - 1] in "\\$":
                     stop = _word_end(text, pos, end)
                 value = text[pos:stop]
+            if stop - pos >= _TOO_LONG // 4 and _too_long(text[pos:stop]):
+                # nginx reads a token into a 4 KB buffer and refuses one that does not fit.
+                self._error(f'too long parameter "{text[pos:pos + 16]}..." started', line, column)
             first_line = line
             newlines = text.count("\n", pos, stop)
             if newlines:
@@ -192,6 +206,16 @@ class _Lexer:
         token = Token(kind, value, line, column, cursor.line, cursor.column())
         self.tokens.append(token)
         return token
+
+    def _long_comments(self, pos: int, stop: int, line: int, line_start: int) -> None:
+        """A comment is read through the same 4 KB buffer as a token: longer ones are refused."""
+        text = self.text
+        for comment in _COMMENT_IN.finditer(text, pos, stop):
+            if _too_long(comment.group(0)):
+                at = comment.start()
+                first = line + text.count("\n", pos, at)
+                start = text.rfind("\n", 0, at) + 1
+                self._error(f'too long parameter "{text[at:at + 16]}..." started', first, at - start + 1)
 
     def _error(self, message: str, line: int, column: int) -> None:
         self.errors.append(LexError(message, line, column))
