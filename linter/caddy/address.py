@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from linter.caddy.numbers import atoi
+
 
 @dataclass(frozen=True)
 class Address:
@@ -55,15 +57,15 @@ def address_problem(text: str) -> Optional[str]:
     addr = parse_address(text)
     if addr.port:
         if re.fullmatch(r"[+-]?[0-9]+", addr.port):
-            number = int(addr.port)
+            number = atoi(addr.port)        # None past a 64-bit integer, as in Go
         else:
             # placeholders in ports ({$PORT} unset is already gone; {env.PORT} stays) are left
             # to Caddy's runtime; anything else is not a port
             if "{" in addr.port:
                 return None
             return f"invalid port {addr.port!r} in site address {text!r}"
-        if not 0 <= number <= 65535:
-            return f"port {number} is out of range (0-65535) in site address {text!r}"
+        if number is None or not 0 <= number <= 65535:
+            return f"port {addr.port} is out of range (0-65535) in site address {text!r}"
     if addr.scheme == "wss":
         return "the scheme wss:// is only supported in browsers; use https:// instead"
     if addr.scheme == "ws":

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from linter.caddy.matchers import Matcher, MatcherSet, inline, parse_definition
+from linter.caddy.numbers import atoi
 from linter.caddy.order import go_stable_sort, sort_values
 from linter.syntax import Directive
 
@@ -244,7 +245,7 @@ class ChainBuilder:
         if len(args) >= 2:
             body, status = args[0], args[1]
         elif len(args) == 1:
-            if re.fullmatch(r"\d{3}", args[0]):
+            if re.fullmatch(r"[0-9]{3}", args[0]):
                 status = args[0]
             else:
                 body = args[0]
@@ -277,8 +278,8 @@ class ChainBuilder:
         if len(args) >= 2:
             message, status = args[0], _int(args[1])
         elif len(args) == 1:
-            if re.fullmatch(r"\d{3}", args[0]):
-                status = int(args[0])
+            if re.fullmatch(r"[0-9]{3}", args[0]):
+                status = int(args[0])                 # three ASCII digits
             else:
                 message = args[0]
         return [CRoute(sets, [Handler("error", d, {"status": status, "message": message})])]
@@ -448,7 +449,5 @@ _NAMED_KINDS = {"expression", "path_regexp", "header_regexp", "vars_regexp"}
 
 
 def _int(text) -> Optional[int]:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
+    """Go's strconv.Atoi (see numbers.py)."""
+    return atoi(text)

@@ -39,6 +39,16 @@ class Walk:
     skipped_blocks: list = field(default_factory=list)  # undecided routes that would refuse
     notes: list = field(default_factory=list)          # what else the request's fate depends on
     entered: list = field(default_factory=list)        # subroute and invoke Handlers run through
+    # `unknowns` by (kind, span): a chain with thousands of routes must not compare every new
+    # unknown with all the others (that made 1,000 php_fastcgi lines take minutes).
+    unknown_index: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def add_unknown(self, item) -> None:
+        """Add a matcher or handler to `unknowns` unless an equal one is there already."""
+        bucket = self.unknown_index.setdefault((getattr(item, "kind", None), item.span), [])
+        if item not in bucket:
+            bucket.append(item)
+            self.unknowns.append(item)
 
     def key(self, pattern) -> tuple:
         return (id(self.terminal), tuple(id(op) for _, op in self.response_ops),
@@ -65,8 +75,7 @@ def _run(routes: list, state: Walk, assume: dict, named: dict, depth: int) -> bo
         met: list = []
         result = test_sets(route.matchers, state.method, state.path, assume, met)
         for m in met:
-            if m not in state.unknowns:
-                state.unknowns.append(m)
+            state.add_unknown(m)
         if result is None:
             if _refuses(route):
                 state.skipped_blocks.append(route)
@@ -140,8 +149,7 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
             state.terminal = h
             state.terminal_route = route
             return True
-        if h not in state.unknowns:
-            state.unknowns.append(h)
+        state.add_unknown(h)
         state.auth.append(h)
         return False
     if kind == "request_body":

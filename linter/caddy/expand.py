@@ -32,7 +32,15 @@ as needed to know where snippet definitions and `import` lines are, and hands a 
   NAME. Imported snippet *definitions* are copied without substitution, like Caddy.
 - Imported tokens keep the position where they were written and get an ImportStep (the
   import line's span) appended to their `chain`; `{block}` tokens keep their own.
-- Import cycles are errors (we follow the actual chain of imports, not Caddy's global graph).
+- Import cycles are errors (we follow the actual chain of imports, not Caddy's global graph;
+  a file is known by its real path, so a symlink loop is a cycle too).
+- Files are read by the caller's `read` (parse.py: `linter.inputs.read_config`); a file it
+  refuses (`UnreadableFile`: not a regular file, a system file, too big, binary, UTF-16) is an
+  error at the import's pattern that names the file.
+- Bounds, so that no input runs without end: imports nested at most MAX_IMPORT_DEPTH deep, at
+  most MAX_IMPORTS import lines read and MAX_TOKENS tokens brought in by imports in all (snippets
+  that import each other twice per level grow exponentially). The walk keeps the tokens still
+  to read as a stack, so each import costs what it brings in, not the size of the file.
 """
 from __future__ import annotations
 
@@ -47,6 +55,10 @@ from linter.caddy.lex import Token, on_new_line
 
 # A runaway snippet that imports itself twice per level would otherwise grow exponentially.
 MAX_TOKENS = 300_000
+# Imports of imports of ...: real Caddyfiles go a few levels deep.
+MAX_IMPORT_DEPTH = 100
+# `import` lines read in all (snippets importing each other several times multiply them).
+MAX_IMPORTS = 20_000
 
 _ARGS_INDEX = re.compile(r"args\[(.+)]")
 _ARGS_DOTTED = re.compile(r"args\.(.+)")
@@ -64,6 +76,25 @@ class UnresolvedImport:
 
     unresolved: Unresolved
     top: bool       # written at the top level, outside any block (could add whole sites)
+
+
+class UnreadableFile(Exception):
+    """Raised by the `read` callback when a file cannot be read (`linter.inputs.read_config`
+    refused it: missing, not a regular file, a system file, too big, binary, UTF-16); the
+    expander turns it into a ConfigError at the `import` that named the file."""
+
+    def __init__(self, error: ConfigError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _unreadable_message(pattern: str, error: ConfigError) -> str:
+    message = error.message
+    if error.line:      # a position inside the file (a NUL byte): name it in the message
+        message = f"{error.path}:{error.line}: {message}"
+    elif error.path not in message:
+        message = f"{error.path}: {message}"
+    return f"cannot import {pattern}: {message}"
 
 
 def is_snippet_key(text: str) -> bool:
@@ -92,29 +123,42 @@ class Expander:
             roots.append((os.path.dirname(os.path.abspath(entry)), False))
         self.roots = list({r: (r, explicit) for r, explicit in reversed(roots)}.values())[::-1]
         self.include_paths = [os.path.abspath(p) for p in include_paths]
+        self.produced = 0       # tokens all imports have brought in so far (see MAX_TOKENS)
+        self.imports = 0        # import lines read so far (see MAX_IMPORTS)
+        self._found: dict = {}  # what _find answered, by its arguments
 
     # ---- the walk ---------------------------------------------------------------------
     def run(self, tokens: list[Token]) -> list[Token]:
-        toks = list(tokens)
+        # The tokens still to read, last first: an import pops its line and pushes what it
+        # imports, so each token is handled once however many imports there are (splicing
+        # into one list made a small file of nested snippet imports take minutes).
+        pending = tokens[::-1]
         out: list[Token] = []
         depth = 0
         header: list[Token] = []     # keys of the top-level block being read
         bare = False                 # a top-level block without braces: the rest is its body
-        i = 0
-        while i < len(toks):
-            tok = toks[i]
-            new_line = i == 0 or on_new_line(toks[i - 1], tok)
+        prev: Optional[Token] = None     # the token read before this one
+        while pending:
+            tok = pending[-1]
+            new_line = prev is None or on_new_line(prev, tok)
             if tok.text == "import" and new_line and tok.mark is None:
-                toks, i, kept = self._import(toks, i, depth, top=depth == 0 and not bare and not header)
-                out.extend(kept)
-                if len(toks) > MAX_TOKENS:
+                out.extend(self._import(pending, depth, top=depth == 0 and not bare and not header))
+                # Snippets that import each other twice per level grow exponentially even while
+                # the tokens left to read stay few: count all the work, not only what is left.
+                self.imports += 1
+                if len(pending) + len(out) > MAX_TOKENS or self.produced > MAX_TOKENS:
                     raise ConfigError("imports expand to too many tokens (a snippet importing "
                                       "itself over and over?)", tok.path, tok.line, tok.column)
+                if self.imports > MAX_IMPORTS:
+                    raise ConfigError(f"more than {MAX_IMPORTS} imports in all (snippets "
+                                      f"importing each other over and over?)", tok.path,
+                                      tok.line, tok.column)
                 continue
             if depth == 0 and not bare and not header and is_snippet_key(tok.text) \
-                    and not tok.quote and i + 1 < len(toks) and toks[i + 1].is_open:
-                i = self._define_snippet(toks, i)
+                    and not tok.quote and len(pending) > 1 and pending[-2].is_open:
+                prev = self._define_snippet(pending)
                 continue
+            pending.pop()
             out.append(tok)
             if tok.is_open:
                 depth += 1
@@ -123,27 +167,29 @@ class Expander:
                 depth = max(0, depth - 1)
             elif depth == 0 and not bare:
                 header.append(tok)
-                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                nxt = pending[-1] if pending else None
                 if nxt is not None and on_new_line(tok, nxt) and not tok.text.endswith(",") \
                         and not nxt.is_open:  # `site\n{` still opens the site's block
                     bare = True
-            i += 1
+            prev = tok
         return out
 
-    def _define_snippet(self, toks: list[Token], i: int) -> int:
-        key = toks[i]
+    def _define_snippet(self, pending: list[Token]) -> Token:
+        """Take the snippet definition off `pending`; returns its closing '}'."""
+        key = pending.pop()
         name = key.text[1:-1]
-        body, end = self._block(toks, i + 1)
-        if end is None:
+        opener = pending[-1]
+        body, close = _take_block(pending)
+        if close is None:
             raise ConfigError(f"snippet ({name}) is never closed: its '{{' has no matching '}}'",
-                              toks[i + 1].path, toks[i + 1].line, toks[i + 1].column)
+                              opener.path, opener.line, opener.column)
         if name in self.snippets:
             self.errors.append(ConfigError(f"snippet ({name}) is defined twice",
                                            key.path, key.line, key.column))
         else:
             origin = (key.path, name)
             self.snippets[name] = [t.copy(origin=origin) for t in body]
-        return end + 1
+        return close
 
     @staticmethod
     def _block(toks: list[Token], open_index: int):
@@ -160,50 +206,57 @@ class Expander:
         return toks[open_index + 1:], None
 
     # ---- one import line ---------------------------------------------------------------
-    def _import(self, toks: list[Token], i: int, depth: int, top: bool = False):
-        """Splice the import at toks[i] in: (new tokens, where to go on, tokens to keep as
-        they are: the line of an import that could not be read)."""
-        imp = toks[i]
-        j = i + 1
-        same_line = lambda k: k < len(toks) and not on_new_line(toks[k - 1], toks[k])
-        if not same_line(j) or toks[j].is_open:
+    def _import(self, pending: list[Token], depth: int, top: bool = False) -> list[Token]:
+        """Take the import line (and its block) off `pending` and push what it imports; returns
+        the tokens to keep as they are: the line of an import that could not be read."""
+        imp = pending.pop()
+
+        def same_line(previous: Token) -> bool:
+            return bool(pending) and not on_new_line(previous, pending[-1])
+
+        if not same_line(imp) or pending[-1].is_open:
             self.errors.append(ConfigError("import needs a file name or a snippet name",
                                            imp.path, imp.line, imp.column))
-            return toks[:i] + toks[i + 1:], i, []
-        pattern_tok = toks[j]
-        args: list[str] = []
-        j += 1
-        while same_line(j) and not toks[j].is_open:
-            args.append(toks[j].text)
-            j += 1
-        line_tokens = toks[i + 1:j]       # the pattern and the arguments
+            return []
+        pattern_tok = pending.pop()
+        line_tokens = [pattern_tok]       # the pattern and the arguments
+        while same_line(line_tokens[-1]) and not pending[-1].is_open:
+            line_tokens.append(pending.pop())
+        args = [t.text for t in line_tokens[1:]]
         block: list[Token] = []
-        last = toks[j - 1]
-        if same_line(j) and toks[j].is_open:
-            block, close = self._block(toks, j)
+        last = line_tokens[-1]
+        if same_line(last) and pending[-1].is_open:
+            opener = pending[-1]
+            block, close = _take_block(pending)
             if close is None:
                 raise ConfigError("the block after this import is never closed",
-                                  toks[j].path, toks[j].line, toks[j].column)
-            last = toks[j]
-            j = close + 1
-        rest = toks[j:]
+                                  opener.path, opener.line, opener.column)
+            last = opener
         span = imp.span
         if last.path == imp.path:
             span = Span(imp.path, imp.line, imp.column, last.end_line, last.end_column)
+        if len(imp.chain) >= MAX_IMPORT_DEPTH:
+            self.errors.append(ConfigError(f"imports nested more than {MAX_IMPORT_DEPTH} deep",
+                                           imp.path, imp.line, imp.column))
+            return []
 
+        # Each import counts, also one that brings nothing: `import x` lines multiplied by
+        # snippets must not run unbounded either.
+        self.produced += 1 + len(line_tokens)
         try:
             imported, missing = self._resolve(pattern_tok, imp)
             if missing is not None:
                 unresolved = Unresolved(span, pattern_tok.text, missing, "import")
                 if unresolved not in self.unresolved:     # a snippet imported twice
                     self.unresolved.append(unresolved)
-                kept = [imp.copy(mark=UnresolvedImport(unresolved, top))] + line_tokens
-                return toks[:i] + rest, i, kept
+                return [imp.copy(mark=UnresolvedImport(unresolved, top))] + line_tokens
             copies = self._substitute(imported, imp, span, args, block, depth)
         except ConfigError as err:
             self.errors.append(err)
             copies = []
-        return toks[:i] + copies + rest, i, []
+        self.produced += len(copies)
+        pending.extend(reversed(copies))
+        return []
 
     def _resolve(self, pattern_tok: Token, imp: Token):
         """(tokens, None), or ([], why) when the import is found nowhere."""
@@ -223,7 +276,11 @@ class Expander:
                 "[" in pattern and "]" in pattern):
             raise ConfigError(f"import pattern {pattern!r} may use only one wildcard (* or ?)",
                               *where)
-        matches, outside, looked = self._find(pattern, imp.path)
+        importer = os.path.abspath(imp.path)
+        key = (pattern, importer, importer in self.outside)
+        if key not in self._found:
+            self._found[key] = self._find(pattern, imp.path)
+        matches, outside, looked = self._found[key]
         if matches is None:
             return [], _reason(pattern, looked)
         out: list[Token] = []
@@ -231,14 +288,23 @@ class Expander:
             path = os.path.abspath(path)
             if os.path.isdir(path):
                 raise ConfigError(f"cannot import {pattern}: {path} is a directory", *where)
-            origin = (path, "")
+            # A file is known by its real path, so a symlink (or a symlinked directory that
+            # loops back) cannot hide a cycle behind an ever longer name.
+            origin = (os.path.realpath(path), "")
             if origin in ancestry:
                 raise ConfigError(f"import cycle: {path} ends up importing itself", *where)
-            if path not in self.files:
-                self.files.append(path)
             if outside and path not in self.outside:
                 self.outside.append(path)
-            out.extend(self.read(path, origin))
+            new = path not in self.files
+            if new:
+                self.files.append(path)
+            try:
+                tokens = self.read(path, origin)
+            except UnreadableFile as problem:
+                if new:
+                    self.files.remove(path)     # not read after all
+                raise ConfigError(_unreadable_message(pattern, problem.error), *where) from None
+            out.extend(tokens)
         return out, None
 
     def _find(self, pattern: str, importing_file: str):
@@ -323,6 +389,24 @@ class Expander:
             else:
                 out.append(token.copy(text=_replace_args(text, args), chain=chain))
         return out
+
+
+def _take_block(pending: list[Token]):
+    """Pop the block that starts with the '{' at the end of `pending` (the next token):
+    (the tokens strictly inside, its closing '}' or None when the tokens run out first)."""
+    pending.pop()
+    inner: list[Token] = []
+    depth = 1
+    while pending:
+        t = pending.pop()
+        if t.is_open:
+            depth += 1
+        elif t.is_close:
+            depth -= 1
+            if depth == 0:
+                return inner, t
+        inner.append(t)
+    return inner, None
 
 
 def _matches(folder: str, rest: str) -> Optional[list[str]]:

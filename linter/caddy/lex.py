@@ -36,6 +36,7 @@ from typing import Mapping, Optional
 from linter.syntax import ConfigError, Span
 
 _HEREDOC_MARKER = re.compile(r"^[A-Za-z0-9_-]+$")
+_ENV_NAME = re.compile(r"[^\s{}$]+")
 _PLAIN_RUN = re.compile(r"[^\s\\]+")
 _QUOTED_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
 _QUOTE_ESCAPE = re.compile(r"\\(.)", re.S)
@@ -170,7 +171,10 @@ def substitute_env(text: str, env: Mapping[str, str], keep_unset: bool = False):
         key, has_default, default = name.partition(":")
         value = env.get(key)
         if value is None:
-            value = default if has_default else (text[begin:end + 1] if keep_unset else "")
+            # Kept as written only when it can be the name of a variable the server's
+            # environment sets: `{$ {` ... `}` spanning braces and lines is gone in Caddy too.
+            keep = keep_unset and _ENV_NAME.fullmatch(key) is not None
+            value = default if has_default else (text[begin:end + 1] if keep else "")
         literal = text[pos:begin]
         if literal:
             segments.append((new_pos, new_pos + len(literal), pos, begin, False))

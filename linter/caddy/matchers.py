@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Optional
 
 from linter.model import Match, compile_regex
@@ -122,8 +123,10 @@ def _undecided(m: Matcher, assume: dict, unknowns) -> Optional[bool]:
 
 # ---- path patterns -----------------------------------------------------------------------
 
+@lru_cache(maxsize=8192)
 def clean_path(path: str, merge_slashes: bool = True) -> str:
-    """Caddy's CleanPath: resolve dot segments, merge slashes, keep a trailing slash."""
+    """Caddy's CleanPath: resolve dot segments, merge slashes, keep a trailing slash.
+    (Cached: a chain is walked for every sample path, and each route cleans it again.)"""
     if merge_slashes:
         path = re.sub(r"/{2,}", "/", path)
     trailing = path.endswith("/") and len(path) > 1

@@ -44,7 +44,8 @@ def directive_order(global_options: Optional[list] = None) -> list:
 
 
 def sort_values(values: list, order: list) -> list:
-    """Stable sort of (directive, route) pairs like sortRoutes; `route.matchers` are MatcherSets."""
+    """Stable sort of (directive, value) pairs like sortRoutes; a value is a route (its
+    `matchers` are MatcherSets) or a list of routes that stay together."""
     position = {name: i for i, name in enumerate(order)}
 
     def single_path(route) -> str:
@@ -59,6 +60,11 @@ def sort_values(values: list, order: list) -> list:
         (a_dir, a_route), (b_dir, b_route) = a, b
         if a_dir != b_dir:
             return position.get(a_dir, len(order)) < position.get(b_dir, len(order))
+        if isinstance(a_route, list) or isinstance(b_route, list):
+            # A value that is a list of routes (php_fastcgi without a matcher returns its
+            # routes as one subroute value) is no caddyhttp.Route: Caddy's sort keeps it where
+            # it is ("if !ok { return false }").
+            return False
         a_path, b_path = single_path(a_route), single_path(b_route)
         if a_path and b_path:
             a_trim = a_path[:-1] if a_path.endswith("*") else a_path

@@ -43,14 +43,22 @@ Tree conventions:
   (the server's environment is not ours), instead of becoming empty as in Caddy.
 - Caddy accepts a top-level block whose final `}` is missing when the file ends with the `}`
   of a nested block (that brace then closes both); we accept it too and mark the block with
-  `extra["missing_brace"] = True`.
+  `extra["missing_brace"] = True`. Not in a site without braces (Caddy: "unexpected EOF").
 - Caddy v1 files are reported with one ConfigError "Caddy v1 syntax: ..." (see v1.py); their
   directives are still in the tree, lexically, but must not be read as Caddy 2.
 
+Files (the Caddyfile and every import) are read with `linter.inputs.read_config` against one
+`Budget` per load (`LoadOptions.budget()`): only regular files, nothing under /proc, /sys or
+/dev, bounded sizes, no binary or UTF-16 text. An import that cannot be read is an error at the
+import (file:line:column of its pattern), naming the file and why.
+
 Errors are `ConfigError`s in `Tree.errors` with file, line and column. After a lexical or
-structural error (unterminated quote or heredoc, unbalanced braces ...) the tree has no
-directives, like Caddy, which stops there. Other errors (an import cycle, a bad site address,
-a snippet defined twice) are reported and the rest of the file is still parsed.
+structural error (unterminated quote or heredoc, unbalanced braces, blocks nested more than
+MAX_NESTING deep, imports that expand without end ...) the tree has no directives, like Caddy,
+which stops there. Other errors (an import cycle, a bad site address, a snippet defined twice)
+are reported and the rest of the file is still parsed. What `caddy adapt` refuses in a tree
+whose syntax is fine (unknown directives and global options, two sites with one address) is
+checked by refusals.py.
 Public functions: load, parse_string, looks_like_caddy (detect.py), caddy_v1_reason (v1.py).
 """
 from __future__ import annotations
@@ -58,24 +66,17 @@ from __future__ import annotations
 import os
 from typing import Mapping, Optional
 
+from linter.inputs import read_config
 from linter.syntax import ConfigError, Directive, LoadOptions, Span, Tree
 from linter.caddy.lex import Token, empty_substitutions, lex, on_new_line
-from linter.caddy.expand import Expander
+from linter.caddy.expand import Expander, UnreadableFile
 from linter.caddy.address import address_problem
+from linter.caddy.refusals import STANDARD_DIRECTIVES, check as refusals
 from linter.caddy.v1 import caddy_v1_reason, find_v1, reason_in_text  # noqa: F401
 from linter.caddy.detect import looks_like_caddy  # noqa: F401  (public API)
 
 FRAGMENT_SUFFIX = ".caddy-d.Caddyfile"
-
-# Directives of a standard Caddy 2 build (httpcaddyfile's RegisterDirective calls): a site
-# address spelled like one of them is Caddy's "parsed 'x' as a site address" error.
-STANDARD_DIRECTIVES = frozenset("""
-    abort acme_server basic_auth basicauth bind copy_response copy_response_headers encode
-    error file_server forward_auth fs handle handle_errors handle_path header intercept invoke
-    log log_append log_name log_skip map method metrics php_fastcgi push redir request_body
-    request_header respond reverse_proxy rewrite root route skip_log templates timeouts tls
-    tracing try_files uri vars
-""".split())
+MAX_NESTING = 100       # blocks in blocks (a site block is the first level)
 
 _parser = None
 
@@ -113,11 +114,13 @@ def load(path: str, *, prefix: Optional[str] = None, env: Optional[Mapping[str, 
     read the way `caddy adapt` reads it, as a whole Caddyfile (where its first line is a site
     address, and an error).
     """
+    budget = (load_options or LoadOptions()).budget()
     try:
-        text = _read(path)
+        text = read_config(path, budget)
     except ConfigError as err:
         return Tree("caddy", path, [], [path], [err])
-    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options)
+    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options,
+                  budget=budget)
 
 
 def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
@@ -127,7 +130,10 @@ def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = N
     """Parse Caddyfile text; relative imports resolve against the directory of `path`.
 
     Without a `path`, the text is a whole Caddyfile (no directives-only detection)."""
-    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options)
+    budget = (load_options or LoadOptions()).budget()
+    budget.used += len(text)    # the entry's text counts towards the configuration's size
+    return _parse(text, path, prefix=prefix, env=env, fragment=fragment, load_options=load_options,
+                  budget=budget)
 
 
 def directives_only(tokens: list[Token]) -> bool:
@@ -162,21 +168,12 @@ def _may_be_snippet(path: str) -> bool:
 
 # ---- the pipeline ------------------------------------------------------------------------
 
-def _read(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a Caddyfile", path)
-    except OSError as err:
-        raise ConfigError(f"cannot read file: {err.strerror or err}", path)
-    return data.decode("utf-8", errors="replace")
-
-
-def _parse(text, path, *, prefix, env, fragment, load_options=None) -> Tree:
+def _parse(text, path, *, prefix, env, fragment, load_options=None, budget=None) -> Tree:
     if env is None:
         env = os.environ
     options = load_options or LoadOptions()
+    if budget is None:
+        budget = options.budget()
     prefix = options.prefix or prefix
     given = fragment
     if fragment is None:
@@ -189,14 +186,18 @@ def _parse(text, path, *, prefix, env, fragment, load_options=None) -> Tree:
     open_world = load_options is not None
 
     def read(file_path: str, origin: tuple) -> list[Token]:
-        return lex(_read(file_path), file_path, env, origin, keep_unset=open_world)
+        try:
+            text = read_config(file_path, budget)
+        except ConfigError as err:
+            raise UnreadableFile(err) from None   # the expander says which import named it
+        return lex(text, file_path, env, origin, keep_unset=open_world)
 
     expander = Expander(read, prefix, errors, entry=path, tree_roots=tuple(options.tree_roots),
                         include_paths=tuple(options.include_paths))
     directives: list[Directive] = []
     tokens: list[Token] = []
     try:
-        tokens = lex(text, path, env, (os.path.abspath(path), ""), keep_unset=open_world)
+        tokens = lex(text, path, env, (os.path.realpath(path), ""), keep_unset=open_world)
         tokens = expander.run(tokens)
         if not tokens and not text and not fragment:
             # Caddy itself refuses a zero-byte Caddyfile (its lexer fails with "EOF")
@@ -215,6 +216,11 @@ def _parse(text, path, *, prefix, env, fragment, load_options=None) -> Tree:
             directives, found = _structure(tokens, path, text, env, True)
         errors += found
 
+    if directives:
+        known = {(e.path, e.line, e.column) for e in errors}
+        errors += [e for e in refusals(directives, expander.outside)
+                   if (e.path, e.line, e.column) not in known]    # said already, in other words
+
     reason = None
     if not fragment or detected:
         reason = _v1(directives, text, path, files)
@@ -228,7 +234,8 @@ def _parse(text, path, *, prefix, env, fragment, load_options=None) -> Tree:
 
 
 def _v1(directives, text, path, files):
-    return find_v1(Tree("caddy", path, directives, files, [])) if directives else reason_in_text(text)
+    return find_v1(Tree("caddy", path, directives, files, [])) if directives \
+        else reason_in_text(text, path)
 
 
 def _structure(tokens: list[Token], path, text, env, fragment: bool):
@@ -318,6 +325,11 @@ def _lark_tokens(tokens: list[Token]):
         elif tok.is_open:
             out.append(LarkToken("LBRACE", "{", index, tok.line, tok.column))
             depth += 1
+            if depth > MAX_NESTING:
+                # Later stages walk blocks recursively; garbage like `a {` x 10,000 must not
+                # crash them. Real Caddyfiles stay below 10 levels.
+                raise ConfigError(f"blocks are nested more than {MAX_NESTING} deep; the linter "
+                                  f"does not read this Caddyfile", tok.path, tok.line, tok.column)
         else:
             last = out[-1] if out else None
             if last is not None and last.type == "WORDS":
@@ -332,9 +344,10 @@ def _lark_tokens(tokens: list[Token]):
     if out and out[-1].type != "_NL":
         last = tokens[-1]
         out.append(LarkToken("_NL", "", len(tokens), last.end_line, last.end_column))
-    if depth == 1 and tokens and tokens[-1].is_close:
+    if depth == 1 and not bare and tokens and tokens[-1].is_close:
         # Caddy lets the last nested block's '}' also close the top-level block when the
-        # final '}' is missing (parse.go: closeCurlyBrace looks at the current token).
+        # final '}' is missing (parse.go: closeCurlyBrace looks at the current token). Not a
+        # site without braces: there the open block is a directive's ("unexpected EOF").
         last = tokens[-1]
         out.append(LarkToken("_RBRACE", "}", len(tokens) - 1, last.line, last.column))
         out.append(LarkToken("_NL", "", len(tokens), last.end_line, last.end_column))
@@ -483,15 +496,17 @@ class _Builder:
         brace = self._lbrace(lbrace)
         empty = [s for s in empty_substitutions(self.text, self.env) if s[0] == brace.line
                  and s[1] < brace.column] if brace.path == self.path else []
+        extra = {"kind": "global"}
         if empty:
             names = ", ".join("{$%s}" % name for _, _, name in empty)
             self._error(f"this site's address is empty because {names} is not set in the "
                         f"environment; Caddy would read the block as global options", brace)
+            extra["misplaced"] = True           # what it holds is not meant as global options
         elif number:
             self._error("a block without a site address is the global options block, which "
                         "must come first in the file", brace)
-        return Directive("global", [], self._header_span([], lbrace), [], body,
-                         {"kind": "global"})
+            extra["misplaced"] = True
+        return Directive("global", [], self._header_span([], lbrace), [], body, extra)
 
     def _site(self, header: list[Token], lbrace, body, braces: bool) -> Directive:
         addresses, spans = [], []
@@ -578,10 +593,11 @@ class _Builder:
         if args and args[-1].text == "{}" and not args[-1].quote and lbrace is None:
             self._error("unexpected '{}' at the end of the line: to open an empty block, put "
                         "'{' and '}' on separate lines", args[-1])
+        extra: dict = {"quoted": [bool(t.quote) for t in args]}
         if args and args[-1].text == "<<" and not args[-1].quote and lbrace is None:
             self._error("'<<' at the end of a line starts no heredoc: write the marker right "
                         "after it, for example <<END", args[-1])
-        extra: dict = {"quoted": [bool(t.quote) for t in args]}
+            extra["heredoc_missed"] = True      # the lines after it are its body, not directives
         if name.chain:
             extra["import"] = name.chain[-1].span
             extra["import_chain"] = [step.span for step in name.chain]

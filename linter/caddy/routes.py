@@ -5,12 +5,14 @@ See build.py for the semantics in words; this module turns them into the model's
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Optional
 
 from linter.caddy.chain import CRoute, Handler
 from linter.caddy.evaluate import walk
 from linter.caddy.matchers import ALL_METHODS, to_match
+from linter.caddy.numbers import atoi
 from linter.model import Action, Condition, HeaderOp, Match, Route
 
 MATRIX_STRIP = ("/_matrix", "/_synapse")
@@ -74,13 +76,14 @@ def add_route(site, key: tuple, state, methods: Optional[frozenset]) -> Route:
 
 def caddy_size(text: str) -> Optional[int]:
     """Caddy's sizes (go-humanize ParseBytes): `10MB` is 10,000,000 bytes, `10MiB` 10,485,760."""
-    m = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text or "")
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
     if not m or m.group(2).lower() not in _UNITS:
         return None
     try:
-        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        size = float(m.group(1)) * _UNITS[m.group(2).lower()]
     except ValueError:
         return None
+    return int(size) if math.isfinite(size) else None      # `9` x 400 is inf
 
 
 def _condition(state, methods: Optional[frozenset]) -> Optional[Condition]:
@@ -300,8 +303,8 @@ def _require_statuses(h) -> Optional[frozenset]:
         for a in c.args:
             if re.fullmatch(r"[1-5]xx", a):
                 codes.update(range(int(a[0]) * 100, int(a[0]) * 100 + 100))
-            elif a.isdigit():
-                codes.add(int(a))
+            elif a.isascii() and a.isdigit() and atoi(a) is not None:
+                codes.add(atoi(a))
     return frozenset(codes) or None
 
 
@@ -334,9 +337,9 @@ def _error_answer(site, state) -> Optional[dict]:
 
 def _status_listed(status: int, codes: list) -> bool:
     for c in codes:
-        if c.endswith("xx") and c[:1].isdigit() and status // 100 == int(c[0]):
+        if c.endswith("xx") and c[:1].isascii() and c[:1].isdigit() and status // 100 == int(c[0]):
             return True
-        if c.isdigit() and int(c) == status:
+        if c.isascii() and c.isdigit() and atoi(c) == status:
             return True
     return False
 

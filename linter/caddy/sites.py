@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from linter.caddy.address import parse_address
+from linter.caddy.numbers import atoi
 from linter.model import Listen
 from linter.syntax import Directive
 
@@ -33,10 +34,12 @@ class GlobalOptions:
             return opts
         opts.directives = list(block.block or [])
         for d in opts.directives:
-            if d.key == "http_port" and d.args and d.args[0].isdigit():
-                opts.http_port = int(d.args[0])
-            elif d.key == "https_port" and d.args and d.args[0].isdigit():
-                opts.https_port = int(d.args[0])
+            if d.key == "http_port" and d.args and _digits(d.args[0]) \
+                    and atoi(d.args[0]) is not None:
+                opts.http_port = atoi(d.args[0])
+            elif d.key == "https_port" and d.args and _digits(d.args[0]) \
+                    and atoi(d.args[0]) is not None:
+                opts.https_port = atoi(d.args[0])
             elif d.key == "auto_https" and d.args:
                 opts.auto_https = d.args[0]
             elif d.key == "default_bind":
@@ -89,7 +92,7 @@ def site_blocks(tree_directives: list, opts: GlobalOptions) -> list:
 
 def _port(addr, opts: GlobalOptions) -> Optional[int]:
     if addr.port:
-        return int(addr.port) if addr.port.isdigit() else None
+        return atoi(addr.port) if _digits(addr.port) else None
     if addr.scheme == "http":
         return opts.http_port
     return opts.https_port
@@ -123,3 +126,8 @@ def _bind_host(bind: Optional[str]) -> Optional[str]:
     if host.startswith("["):
         return host.split("]")[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes `²`, which int() then refuses."""
+    return text.isascii() and text.isdigit()

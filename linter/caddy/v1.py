@@ -50,6 +50,28 @@ _V1_PROXY_OPTIONS = {
     "without": "Caddy 2 uses handle_path or uri strip_prefix",
     "except": "Caddy 2 uses matchers",
 }
+# Caddy 1 directives that rule MPL701 (caddy-v1-directive, severity error; rules/caddy.py
+# V1_DIRECTIVES) reports in a file that is otherwise Caddy 2, naming the Caddy 2 replacement.
+# The front end's "unrecognized directive" check (refusals.py) leaves these to the rule.
+V1_LEFTOVERS = frozenset({
+    "proxy", "gzip", "fastcgi", "cors", "ipfilter", "realip", "expires", "ratelimit", "jwt",
+    "internal", "errors", "status", "ext", "browse", "mime", "limits", "markdown",
+})
+
+
+def v1_leftover(d: Directive) -> bool:
+    """A Caddy 1 directive written the Caddy 1 way (`proxy /from to`, `status 403 /path`),
+    which rule MPL701 reports (the same shape test as the rule's)."""
+    if d.name not in V1_LEFTOVERS:
+        return False
+    if d.name in ("proxy", "fastcgi", "internal"):
+        return bool(d.args) and d.args[0].startswith("/") \
+            and len(d.args) >= (1 if d.name == "internal" else 2)
+    if d.name in ("status", "ext", "mime", "limits"):
+        return bool(d.args)
+    return True
+
+
 # Directive names Caddy 1 knew, for files that start with a directive instead of an address.
 _V1_KNOWN = set(_V1_DIRECTIVES) | {"header", "root", "redir", "rewrite", "tls", "log",
                                    "basicauth", "templates", "bind", "cors", "jwt", "ipfilter"}
@@ -83,9 +105,10 @@ def find_v1(tree_or_text: Union[Tree, str]) -> Optional[V1Reason]:
     return reason_in_text(tree_or_text)
 
 
-def reason_in_text(text: str) -> Optional[V1Reason]:
-    """The same check on a forgiving grouping of the tokens (for text the grammar rejects)."""
-    return _find(_loose_tree(text))
+def reason_in_text(text: str, path: str = "<text>") -> Optional[V1Reason]:
+    """The same check on a forgiving grouping of the tokens (for text the grammar rejects);
+    `path` is the file the text is from (the reason's span names it)."""
+    return _find(_loose_tree(text, path))
 
 
 def _find(directives: list[Directive]) -> Optional[V1Reason]:
@@ -125,20 +148,27 @@ def _site_level(d: Directive) -> Optional[V1Reason]:
 
 
 def _walk(directives):
-    for d in directives:
+    """Every directive, depth first, in source order; without recursion (the loose tree of a
+    broken file may be nested arbitrarily deep)."""
+    stack = [iter(directives)]
+    while stack:
+        d = next(stack[-1], None)
+        if d is None:
+            stack.pop()
+            continue
         yield d
         if d.block:
-            yield from _walk(d.block)
+            stack.append(iter(d.block))
 
 
-def _loose_tree(text: str) -> list[Directive]:
+def _loose_tree(text: str, path: str = "<text>") -> list[Directive]:
     """Group tokens into lines and braces without ever failing: unbalanced braces are
     forgiven, and top-level lines after a brace-less first line belong to that site."""
     from linter.caddy.lex import lex, on_new_line
     from linter.syntax import ConfigError
 
     try:
-        tokens = lex(text, "<text>", env={})
+        tokens = lex(text, path, env={})
     except ConfigError:
         return []
     root: list[Directive] = []

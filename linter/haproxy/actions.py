@@ -20,8 +20,10 @@ import os
 import re
 from typing import Optional
 
+from linter.haproxy.numbers import small_int
+from linter.inputs import Budget, read_config
 from linter.model import Action, HeaderOp
-from linter.syntax import Span
+from linter.syntax import ConfigError, Span
 
 FINAL_REQUEST_ACTIONS = {"return", "deny", "tarpit", "auth", "redirect", "reject", "silent-drop"}
 RESTRICTING = {"deny", "tarpit", "auth", "reject", "silent-drop"}
@@ -90,28 +92,45 @@ def final_action(d, error_type, base_dir: str) -> Optional[tuple]:
 
 
 def _redirect(d, w: list) -> Action:
-    """`redirect location|prefix|scheme <to> [code <n>] [options]`."""
-    kind = w[0].lower() if w else "location"
-    target = w[1] if len(w) > 1 else ""
-    code = 302
-    for i, word in enumerate(w):
-        if word == "code" and i + 1 < len(w):
+    """`redirect location|prefix|scheme <to> [code <n>] [options]`, in any order."""
+    kind, target, code = "location", "", 302
+    i = 0
+    while i < len(w):
+        word = w[i].lower()
+        if word in ("location", "prefix", "scheme") and i + 1 < len(w):
+            kind, target = word, w[i + 1]
+        elif word == "code" and i + 1 < len(w):
             code = _int(w[i + 1], 302)
+        elif word not in ("set-cookie", "clear-cookie"):
+            i += 1
+            continue
+        i += 2
     location = {"location": target, "prefix": target + "<path>", "scheme": target + "://<host><path>"}.get(kind, target)
     return Action("redirect", d.span, status=code, location=location)
 
 
+VALUE_OPTIONS = ("status", "deny_status", "content-type", "string", "lf-string", "file", "lf-file",
+                 "errorfile", "errorfiles", "realm")
+
+
 def _options(w: list) -> dict:
+    """The options of a return/deny/tarpit/auth rule: `hdr` -> [(name, value, index)], the
+    VALUE_OPTIONS -> their value, any other word -> True. An option without its value(s) ends
+    the reading (haproxy refuses the rule; refusals.py says so): it never takes the place of
+    the value."""
     out: dict = {}
     i = 0
     while i < len(w):
         key = w[i]
-        if key == "hdr" and i + 2 < len(w):
+        if key == "hdr":
+            if i + 2 >= len(w):
+                break
             out.setdefault("hdr", []).append((w[i + 1], w[i + 2], i + 1))
             i += 3
             continue
-        if key in ("status", "deny_status", "content-type", "string", "lf-string", "file", "lf-file",
-                   "errorfile", "errorfiles", "realm") and i + 1 < len(w):
+        if key in VALUE_OPTIONS:
+            if i + 1 >= len(w):
+                break
             out[key] = w[i + 1]
             i += 2
             continue
@@ -127,16 +146,31 @@ def _hdr_span(d, index: int):
 
 
 def _int(text, default: int) -> int:
-    return int(text) if isinstance(text, str) and text.isdigit() else default
+    """The ASCII digits `text` starts with (haproxy reads numbers with atol: `200x` is 200),
+    `default` when there are none."""
+    m = re.match(r"\+?([0-9]+)", text) if isinstance(text, str) else None
+    value = small_int(m.group(1)) if m else None       # more digits: haproxy's atol overflows
+    return default if value is None else value
 
 
 def _read(path: str, base_dir: str) -> Optional[str]:
+    """The text of a `file`/`lf-file` payload, or None when it cannot be read here (it is on the
+    server; or not a regular file, too big, binary: see linter.inputs.read_config)."""
+    return read_payload(path, base_dir)
+
+
+# haproxy loads a payload file into one buffer (tune.bufsize, 16 kB by default).
+MAX_PAYLOAD = 1024 * 1024
+
+
+def read_payload(path: str, base_dir: str) -> Optional[str]:
+    """A file a rule sends or reads headers from, read safely (never a FIFO, a device, /proc,
+    nor more than MAX_PAYLOAD bytes); None when it cannot be read here."""
     if not os.path.isabs(path):
         path = os.path.join(base_dir, path)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
+        return read_config(path, Budget(MAX_PAYLOAD, MAX_PAYLOAD))
+    except ConfigError:
         return None
 
 

@@ -58,6 +58,7 @@ from linter.haproxy.shapes import expr as _expr
 from linter.haproxy.shapes import has_unknown, shapes
 from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
 from linter.haproxy.conditions import AclTable
+from linter.haproxy.numbers import small_int
 from linter.model import Action, Config, Listen, Route, Site, Unknown
 from linter.syntax import Tree
 
@@ -437,7 +438,7 @@ def _listen(address: str, tls: bool, span) -> Listen:
     if not sep:
         return Listen(None, address or None, tls, span=span)
     first = port.split("-", 1)[0]
-    return Listen(int(first) if first.isdigit() else None, None if host in ("", "*") else host, tls, span=span)
+    return Listen(small_int(first), None if host in ("", "*") else host, tls, span=span)
 
 
 def _all_tls(listens: list) -> Optional[bool]:

@@ -37,8 +37,8 @@ _BUILD_PREDICATES = {
 _PREDICATES = {"defined": 1, "streq": 2, "strneq": 2, "strstr": 2,
                "version_atleast": 1, "version_before": 1, **_BUILD_PREDICATES}
 _NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.(\d+))?"
-                      r"(?:-(dev|pre|rc)(\d*))?(?:-.*?(\d+))?$")
+_VERSION = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:\.([0-9]{1,9}))?(?:\.([0-9]{1,9}))?"
+                      r"(?:-(dev|pre|rc)([0-9]{0,9}))?(?:-.*?([0-9]{1,9}))?$")
 
 
 class IfSyntaxError(Exception):
@@ -70,7 +70,30 @@ def evaluate(text: str, lookup: Callable[[str], Optional[str]],
         raise
 
 
+# haproxy's MAX_CFG_RECURSION: the budget of cfg_parse_cond_expr / _and / _term, which call each
+# other and spend one unit per call; `((((1))))` spends three per parenthesis, so about 340
+# parentheses are the most haproxy reads ("unparsable conditional sub-expression").
+MAX_CFG_RECURSION = 1024
+
+
+class _Frame:
+    """One `( ... )` being read (the whole condition is the outermost one)."""
+
+    __slots__ = ("depth", "negate", "start", "ors", "ands")
+
+    def __init__(self, depth: int, negate: bool, start: int):
+        self.depth = depth          # haproxy's maxdepth for cfg_parse_cond_expr here
+        self.negate = negate        # the `!`s before the '(' that opened it
+        self.start = start          # where its '(' is
+        self.ors: list = []         # values of the finished `&&` groups
+        self.ands: list = []        # values of the terms of the current `&&` group
+
+
 class _Parser:
+    """haproxy's recursive descent over `expr := and ("||" expr)?`, `and := term ("&&" and)?`,
+    `term := "!"* (number | "(" expr ")" | predicate)`, read with an explicit stack (a line of
+    parentheses must not exhaust Python's) and haproxy's recursion budget."""
+
     def __init__(self, text: str, lookup, version: Optional[str]):
         self.text, self.pos = text, 0
         self.lookup, self.version = lookup, version
@@ -80,16 +103,45 @@ class _Parser:
             self.pos += 1
 
     def expression(self) -> Optional[bool]:
-        values = [self.conjunction()]
-        while self._operator("||"):
-            values.append(self.conjunction())
-        return True if True in values else None if None in values else False
-
-    def conjunction(self) -> Optional[bool]:
-        values = [self.term()]
-        while self._operator("&&"):
-            values.append(self.term())
-        return False if False in values else None if None in values else True
+        text = self.text
+        stack: list[_Frame] = []
+        frame = _Frame(MAX_CFG_RECURSION, False, 0)
+        while True:
+            # the next term: haproxy's budget left for it (see the class docstring)
+            expr_depth = frame.depth - len(frame.ors)
+            and_depth = expr_depth - 1 - len(frame.ands)
+            if min(expr_depth, and_depth, and_depth - 1) <= 0:
+                raise IfSyntaxError("the condition is nested too deeply (haproxy: unparsable "
+                                    "conditional sub-expression)", self.pos)
+            self.blanks()
+            negate = False
+            while text.startswith("!", self.pos):
+                negate = not negate
+                self.pos += 1
+                self.blanks()
+            if text.startswith("(", self.pos):
+                stack.append(frame)
+                frame = _Frame(and_depth - 2, negate, self.pos)
+                self.pos += 1
+                continue
+            value = self._operand()
+            while True:
+                frame.ands.append((not value) if (negate and value is not None) else value)
+                if self._operator("&&"):
+                    break                           # the next term of this `&&` group
+                frame.ors.append(_all(frame.ands))
+                frame.ands = []
+                if self._operator("||"):
+                    break                           # the next `&&` group
+                value = _any(frame.ors)
+                if not stack:
+                    return value
+                self.blanks()
+                if not text.startswith(")", self.pos):
+                    raise IfSyntaxError("missing ')' in the condition", self.pos)
+                self.pos += 1
+                negate = frame.negate
+                frame = stack.pop()
 
     def _operator(self, op: str) -> bool:
         self.blanks()
@@ -99,32 +151,16 @@ class _Parser:
             return True
         return False
 
-    def term(self) -> Optional[bool]:
-        self.blanks()
-        negate = False
-        while self.text.startswith("!", self.pos):
-            negate = not negate
-            self.pos += 1
-            self.blanks()
-        value = self._operand()
-        return (not value) if (negate and value is not None) else value
-
     def _operand(self) -> Optional[bool]:
+        """A number or a predicate with its arguments (not a parenthesis)."""
         text, start = self.text, self.pos
         number = _NUMBER.match(text, start)
         if number:
             self.pos = number.end()
-            return int(number.group(), 0 if not re.fullmatch(r"[+-]?0[0-7]+", number.group())
-                       else 8) != 0
-        if text.startswith("(", start):
-            self.pos += 1
-            self.blanks()
-            value = self.expression()
-            self.blanks()
-            if not text.startswith(")", self.pos):
-                raise IfSyntaxError("missing ')' in the condition", self.pos)
-            self.pos += 1
-            return value
+            # strtol: any digit but 0 makes it non-zero (int() would refuse 5,000 digits)
+            digits = number.group().lstrip("+-")
+            digits = digits[2:] if digits[:2] in ("0x", "0X") else digits
+            return digits.strip("0") != ""
         end = start
         while end < len(text) and text[end] not in " (\t":
             end += 1
@@ -202,6 +238,14 @@ def version_key(version: str) -> Optional[tuple]:
             int(commit or 0))
 
 
+def _all(values: list) -> Optional[bool]:
+    return False if False in values else None if None in values else True
+
+
+def _any(values: list) -> Optional[bool]:
+    return True if True in values else None if None in values else False
+
+
 # -- the block structure ------------------------------------------------------------------------
 
 @dataclass
@@ -214,6 +258,11 @@ class _Level:
     earlier: list = field(default_factory=list)     # undecided conditions of earlier branches
     taken: bool = False             # a branch so far is certainly taken: the rest cannot be
     seen_else: bool = False
+
+
+# haproxy's MAXNESTEDCONDS: the 100th `.if` inside others is "too many nested '.if', max is
+# 100." (cfgparse.c counts the level before comparing), and haproxy stops reading the file.
+MAX_NESTED_IF = 100
 
 
 class Blocks:
@@ -236,15 +285,20 @@ class Blocks:
     def guards(self) -> list[str]:
         return [level.guard for level in self.levels if isinstance(level.guard, str)]
 
-    def open(self, line: int, column: int, evaluate_condition) -> None:
-        """`.if`: `evaluate_condition()` gives (value, text); it is only called when needed."""
+    def open(self, line: int, column: int, evaluate_condition) -> Optional[str]:
+        """`.if`: `evaluate_condition()` gives (value, text); it is only called when needed.
+        Returns an error message when haproxy refuses the `.if` (and stops reading the file)."""
+        if len(self.levels) + 1 >= MAX_NESTED_IF:
+            return (f"too many nested '.if' (haproxy: \"max is {MAX_NESTED_IF}\", so at most "
+                    f"{MAX_NESTED_IF - 1} levels); haproxy stops reading the file here")
         level = _Level(line, column, dropped_by_parent=not self.active)
         self.levels.append(level)
         if level.dropped_by_parent:
             level.guard = False
-            return
+            return None
         value, text = evaluate_condition()
         self._enter(level, value, text)
+        return None
 
     def alternative(self, keyword: str, evaluate_condition=None) -> Optional[str]:
         """`.elif` (with a condition) or `.else`; returns an error message or None."""

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Optional
 
+from linter.haproxy.numbers import small_int
 from linter.model import compile_regex
 
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")
@@ -132,16 +134,14 @@ def _int_match(value: int, patterns: tuple) -> Optional[bool]:
     items = list(patterns)
     while i < len(items):
         p = items[i]
-        if p in ops and i + 1 < len(items) and items[i + 1].isdigit():
-            if ops[p](value, int(items[i + 1])):
+        if p in ops and i + 1 < len(items) and small_int(items[i + 1]) is not None:
+            if ops[p](value, small_int(items[i + 1])):
                 return True
             i += 2
             continue
         low, sep, high = p.partition(":")
-        try:
-            lo = int(low) if low else None
-            hi = int(high) if high else None
-        except ValueError:
+        lo, hi = small_int(low), small_int(high)
+        if (low and lo is None) or (high and hi is None):
             return None
         if not sep:
             hi = lo
@@ -151,8 +151,10 @@ def _int_match(value: int, patterns: tuple) -> Optional[bool]:
     return False
 
 
+@lru_cache(maxsize=8192)
 def pattern_regex(how: str, pattern: str) -> str:
-    """A Python regex (for `search`) equivalent to matching `pattern` the way `how` says."""
+    """A Python regex (for `search`) equivalent to matching `pattern` the way `how` says.
+    (Cached: every rule's patterns are tried for every sample request.)"""
     esc = re.escape(pattern)
     if how == "str":
         return f"^{esc}$"

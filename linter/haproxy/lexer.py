@@ -61,14 +61,29 @@ class LineError(Exception):
 Lookup = Callable[[str], Optional[str]]
 
 
-def split_line(text: str, lookup: Lookup, opaque_marker: Optional[str] = None) -> list[Word]:
+def split_line(text: str, lookup: Lookup, opaque_marker: Optional[str] = None,
+               facts: Optional[dict] = None) -> list[Word]:
     """The words of one line (without its line feed).
 
     `lookup(name)` returns an environment variable's value or None when unset (it also answers
     `.LINE`, `.FILE`, `.SECTION`). With `opaque_marker`, an unset variable becomes that marker
     instead of its written form (the `.if` evaluator uses it to know what it cannot decide).
+    `facts`, when given, receives "default_brace": the column of the '{' of the first
+    `${NAME-default}` (None without one), and "output_length": (at least, at most) the bytes
+    haproxy's parse_line() writes for the line (the words, a NUL after each run of blanks and
+    one at the end), where an unset variable may hold anything from nothing to MAX_ENV_VALUE.
     """
-    return _Splitter(text, lookup, opaque_marker).run()
+    splitter = _Splitter(text, lookup, opaque_marker)
+    words = splitter.run()
+    if facts is not None:
+        least = sum(len(w.value) for w in words) + splitter.separators + 1 - splitter.unset_chars
+        facts["default_brace"] = splitter.default_brace
+        facts["output_length"] = (least, least + splitter.unset * MAX_ENV_VALUE)
+    return words
+
+
+# Linux's MAX_ARG_STRLEN: no environment string (NAME=value) is longer.
+MAX_ENV_VALUE = 128 * 1024
 
 
 class _Splitter:
@@ -84,6 +99,10 @@ class _Splitter:
         self.quoted = False
         self.opaque = False
         self.empty_quote = False    # inside quotes that have produced nothing yet
+        self.default_brace: Optional[int] = None    # see split_line's `facts`
+        self.separators = 0         # runs of blanks after the start of the line
+        self.unset = 0              # unset variables kept as written ...
+        self.unset_chars = 0        # ... and the characters they stand for in the words
 
     # -- building words ------------------------------------------------------------------
     def emit(self, char: str, index: int) -> None:
@@ -158,6 +177,7 @@ class _Splitter:
                 i = self.escape(i, dquote)
             elif c in BLANKS and not squote and not dquote:
                 self.end_word(i)
+                self.separators += 1
                 while i < n and text[i] in BLANKS:
                     i += 1
             elif c == "$" and dquote:
@@ -223,6 +243,8 @@ class _Splitter:
                 if close < 0:
                     raise LineError("missing '}' after the environment variable name", dollar + 2)
                 default, j = text[j + 1:close], close + 1
+                if self.default_brace is None:
+                    self.default_brace = dollar + 2
             elif text.startswith("}", j):
                 j += 1
             else:
@@ -235,6 +257,8 @@ class _Splitter:
         if value is None:
             self.opaque = True
             written = text[dollar:j]
+            self.unset += 1
+            self.unset_chars += len(self.opaque_marker or written)
             for offset, char in enumerate(self.opaque_marker or written):
                 self.emit(char, dollar + min(offset, len(written) - 1))
         elif expand:

@@ -42,10 +42,18 @@ Tree conventions
 Errors (`Tree.errors`, file:line:column, plain words) are what haproxy itself refuses while
 reading lines: unmatched quotes, bad variable syntax, bad `\\x` escapes, more than 64 words,
 NUL characters, a last line without line feed, lines before the first section, `.if` /
-`.elif` / `.else` / `.endif` mismatches and unparsable `.if` conditions, unknown `.directives`,
-a missing `}` in a condition, and empty words (`""`, which haproxy >= 3.3 rejects because it
-ends the argument list). A line with an error is skipped, as haproxy skips it.
-What haproxy checks later (unknown keywords, argument counts, ACL names) is not checked here.
+`.elif` / `.else` / `.endif` mismatches and unparsable `.if` conditions (nested deeper than
+haproxy's recursion budget too), more than 99 `.if` blocks inside each other (haproxy stops
+reading the file there, and so do we), unknown `.directives`, a missing `}` in a condition,
+empty words (`""`, which haproxy >= 3.3 rejects because it ends the argument list), and a
+`${NAME-default}` in a line longer than all before it (see `_File.outline_overflow`). A line
+with an error is skipped, as haproxy skips it. Of what haproxy checks later (unknown keywords,
+argument counts, ACL names) only the arguments of the rules the model reads are checked
+(refusals.py).
+
+Files are read with `linter.inputs.read_config` against one `Budget` per load (from
+`LoadOptions.budget()`): only regular files, nothing under /proc, /sys or /dev, bounded sizes,
+no binary or UTF-16 text (haproxy: "Stray NUL character").
 """
 from __future__ import annotations
 
@@ -53,8 +61,10 @@ import gc
 import os
 from typing import Mapping, Optional, Union
 
-from ..syntax import ConfigError, Directive, Span, Tree
+from ..inputs import read_config
+from ..syntax import ConfigError, Directive, LoadOptions, Span, Tree
 from .acl import AclTerm, Condition
+from . import refusals
 from .conditionals import MARKER, Blocks, IfSyntaxError, evaluate
 from .lexer import LineError, Word, split_line
 from .samples import Sample, find_samples
@@ -95,12 +105,12 @@ def load(paths: Union[str, list], *, prefix: Optional[str] = None,
     env = os.environ if env is None else env
     files, errors = _expand_paths(paths, prefix)
     tree = Tree("haproxy", files[0] if files else (paths[0] if paths else ""), [], [], errors)
+    budget = (load_options or LoadOptions()).budget()
     for path in files:
         try:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", errors="replace")
-        except OSError as error:
-            tree.errors.append(ConfigError(f"cannot read {path}: {error.strerror or error}", path))
+            text = read_config(path, budget)
+        except ConfigError as error:    # missing, not a regular file, too big, binary, UTF-16
+            tree.errors.append(error)
             continue
         directives, file_errors = _parse_file(text, path, env, version, fragments=load_options is not None)
         tree.directives.extend(directives)
@@ -233,6 +243,8 @@ class _File:
         self.section_name: Optional[str] = None
         self.scope: Optional[str] = None
         self.line_number = 0
+        self.aborted = False                        # a fatal error: the rest is not read
+        self.outline_size = 0                       # haproxy's output line buffer (see below)
 
     def error(self, message: str, line: int, column: int = 1) -> None:
         self.errors.append(ConfigError(message, self.path, line, column))
@@ -258,6 +270,8 @@ class _File:
         for number, line in enumerate(lines, start=1):
             self.line_number = number
             self.read_line(line, number)
+            if self.aborted:
+                return      # haproxy stops reading the file at a fatal error
         for line, column in self.blocks.unclosed():
             self.error("this '.if' block is never closed with '.endif'", line, column)
 
@@ -269,10 +283,13 @@ class _File:
         if stripped.startswith("["):
             self.read_scope(stripped, number, len(line) - len(stripped) + 1)
             return
+        facts: dict = {}
         try:
-            words = split_line(line, self.lookup)
+            words = split_line(line, self.lookup, facts=facts)
         except LineError as problem:
             self.error(problem.message, number, problem.column)
+            return
+        if self.outline_overflow(facts, number):
             return
         if len(words) > _MAX_WORDS:
             self.error(f"too many words on one line (haproxy reads at most {_MAX_WORDS})",
@@ -309,6 +326,25 @@ class _File:
         self.synthetic.add(len(self.words))
         self.add_line(number, [Word(self.fragment_kind, column, column)], "SECTION")
 
+    def outline_overflow(self, facts: dict, number: int) -> bool:
+        """haproxy's readcfgfile() parses a line into a buffer that starts empty and grows to
+        the longest line so far (rounded up to 1 kB); a longer line is parsed twice, and the
+        first pass has cut the '}' of every `${NAME-default}` (parse_line writes a NUL there):
+        the second pass fails with "unmatched brace in environment variable name" (haproxy 2.6
+        to 3.2 at least; so does a file whose first line has such a default). `outline_size`
+        is the most that buffer can hold (unset variables may be long in the server's
+        environment: the line lengths are ranges). True when the line is refused."""
+        least, most = facts["output_length"]
+        certainly_longer = least > self.outline_size
+        self.outline_size = max(self.outline_size, (most + 1023) & -1024)
+        if not certainly_longer or facts.get("default_brace") is None:
+            return False
+        self.error("haproxy refuses this line (\"unmatched brace in environment variable name\"): "
+                   "it is longer than every line before it, so haproxy reads it twice, and the "
+                   "first time cuts the '}' of this ${NAME-default}; shorten the default value, "
+                   "or set the variable and drop the default", number, facts["default_brace"])
+        return True
+
     def read_scope(self, stripped: str, number: int, column: int) -> None:
         """`[name]` lines (SPOE files) name the scope of the sections that follow."""
         close = stripped.find("]")
@@ -330,7 +366,10 @@ class _File:
         if keyword in (".if", ".elif"):
             decide = lambda: self.decide(words, line, number)   # noqa: E731 (called lazily)
             if keyword == ".if":
-                self.blocks.open(number, column, decide)
+                problem = self.blocks.open(number, column, decide)
+                if problem:
+                    self.error(problem, number, column)
+                    self.aborted = True
                 return
             problem = self.blocks.alternative(".elif", decide)
         else:
@@ -446,6 +485,7 @@ def _parse_file(text: str, path: str, env: Mapping[str, str], version: Optional[
         reader = _File(path, env, version, fragments)
         reader.read(text)
         directives = _structure(reader)
+        reader.errors += refusals.check(directives)
     finally:
         if collecting:
             gc.enable()

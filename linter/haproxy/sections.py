@@ -8,12 +8,13 @@ timeouts, the error files, and (named defaults only, HAProxy 2.5+) the `http-req
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from linter.haproxy.actions import read_payload
 from linter.haproxy.conditions import AclTable
+from linter.haproxy.numbers import small_int
 from linter.syntax import Directive, Tree
 
 PROXY_KINDS = ("frontend", "backend", "listen")
@@ -107,10 +108,10 @@ def _inherit(proxy: Proxy, parent: Optional[Proxy]) -> None:
             ms = parse_time(args[1])
             if ms is not None:
                 proxy.settings[f"timeout {args[0].lower()}"] = Setting(ms, d)
-        elif key in ("errorfile", "errorloc", "errorloc302", "errorloc303") and len(args) >= 2 and args[0].isdigit():
-            proxy.errorfiles[int(args[0])] = d
-        elif key == "http-error" and len(args) >= 2 and args[0] == "status" and args[1].isdigit():
-            proxy.errorfiles[int(args[1])] = d
+        elif key in ("errorfile", "errorloc", "errorloc302", "errorloc303") and len(args) >= 2 and small_int(args[0]) is not None:
+            proxy.errorfiles[small_int(args[0])] = d
+        elif key == "http-error" and len(args) >= 2 and args[0] == "status" and small_int(args[1]) is not None:
+            proxy.errorfiles[small_int(args[1])] = d
         elif key == "default_backend" and args:
             proxy.settings["default_backend"] = Setting(args[0], d)
 
@@ -127,10 +128,11 @@ def _forwardfor(args: list) -> dict:
 
 def parse_time(text: str) -> Optional[float]:
     """An HAProxy time ("50000", "30s", "1m", "500ms") in milliseconds."""
-    m = re.fullmatch(r"(\d+)(us|ms|s|m|h|d)?", text.strip())
-    if not m:
+    m = re.fullmatch(r"([0-9]+)(us|ms|s|m|h|d)?", text.strip())
+    value = small_int(m.group(1)) if m else None      # more digits: haproxy's timer overflows
+    if value is None:
         return None
-    return int(m.group(1)) * _UNITS[m.group(2) or "ms"]
+    return value * _UNITS[m.group(2) or "ms"]
 
 
 def error_status(status: int, proxies: list) -> int:
@@ -154,15 +156,11 @@ def error_content_type(status: int, proxies: list, base_dir: str) -> Optional[st
             return None
         if d.key == "http-error":
             return d.args[d.args.index("content-type") + 1] if "content-type" in d.args[:-1] else None
-        path = d.args[1]
-        if not os.path.isabs(path):
-            path = os.path.join(base_dir, path)
-        try:
-            with open(path, "rb") as f:
-                head = f.read(4096).split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        except OSError:
+        text = read_payload(d.args[1], base_dir)
+        if text is None:
             return None
-        for line in head.decode("latin-1").splitlines()[1:]:
+        head = text.split("\n\n", 1)[0]       # read_payload makes \r\n a \n
+        for line in head.splitlines()[1:]:
             name, _, value = line.partition(":")
             if name.strip().lower() == "content-type":
                 return value.strip()
