@@ -9,6 +9,7 @@ from typing import Iterable, Optional
 
 from linter.detect import ENTRY_NAMES, SERVERS, detect, read_text, worth_walking
 from linter.rule import SEVERITIES, Rule, load_rules
+from linter.model import distinct_unknowns
 from linter.syntax import ConfigError, LoadOptions, Span
 
 SERVER_TITLES = {"nginx": "nginx", "apache": "Apache httpd", "caddy": "Caddy", "haproxy": "HAProxy"}
@@ -614,7 +615,7 @@ def _run(config, rules: list, crashes: Optional[list] = None) -> list:
             severity = finding.severity or rule.severity
             if SEVERITIES.index(severity) < SEVERITIES.index(rule.severity):
                 severity = rule.severity   # a finding may lower its severity, never raise it
-            message, unless = finding.message, _distinct(finding.unless)
+            message, unless = finding.message, tuple(distinct_unknowns(finding.unless))
             if unless:
                 # Open world: an unseen region could supply what this finding says is missing.
                 severity = "info"
@@ -623,13 +624,6 @@ def _run(config, rules: list, crashes: Optional[list] = None) -> list:
     return out
 
 
-def _distinct(unknowns) -> tuple:
-    seen, out = set(), []
-    for u in unknowns or ():
-        if (u.span, u.what) not in seen:
-            seen.add((u.span, u.what))
-            out.append(u)
-    return tuple(out)
 
 
 def _describe(unknowns: tuple) -> str:

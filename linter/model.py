@@ -67,6 +67,11 @@ class Unknown:
         return cls(Span.point(path, 1, 1), f"the configuration that includes `{path}`")
 
 
+def distinct_unknowns(unknowns) -> list:
+    """Each unseen region once, in the order first met (closest scope first)."""
+    return list(dict.fromkeys(unknowns or ()))
+
+
 @dataclass
 class Listen:
     port: Optional[int]

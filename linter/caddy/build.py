@@ -45,7 +45,7 @@ from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_sample
 from linter.caddy.order import directive_order
 from linter.caddy.sites import GlobalOptions, site_blocks
 from linter.caddy import routes as route_factory
-from linter.model import Config, Listen, Site, Unknown
+from linter.model import Config, Listen, Site, Unknown, distinct_unknowns
 from linter.syntax import Directive, Tree
 
 PROBE_PATHS = (
@@ -95,7 +95,7 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     _no_site_for_other_hosts(config)
     for site in config.sites:
         if site.facts.get("no_site"):
-            site.unknowns = _distinct(scopes.top + scopes.global_)
+            site.unknowns = distinct_unknowns(scopes.top + scopes.global_)
     for d, problem in chains.problems:
         config.notes.append(f"{d.span}: {problem}")
     config.options.setdefault("caddy_order", order)
@@ -129,7 +129,7 @@ class _Scopes:
             self._visit(c)
 
     def site(self, d: Directive) -> list:
-        return _distinct(self.context + self.global_ + self.own.get(id(d), []))
+        return distinct_unknowns(self.context + self.global_ + self.own.get(id(d), []))
 
     def route(self, site: Site, route, named: dict) -> list:
         out = list(site.unknowns)
@@ -151,7 +151,7 @@ class _Scopes:
                 out += self._within(target) if target is not None else []
             else:
                 out += self.own.get(id(h.directive), [])  # `handle { import x }`, `header { import x }`
-        return _distinct(out)
+        return distinct_unknowns(out)
 
     def _within(self, d: Directive) -> list:
         """Every unresolved import inside a block, at any depth (a named route's body)."""
@@ -161,13 +161,6 @@ class _Scopes:
         return out
 
 
-def _distinct(unknowns: list) -> list:
-    seen, out = set(), []
-    for u in unknowns:
-        if (u.span, u.what) not in seen:
-            seen.add((u.span, u.what))
-            out.append(u)
-    return out
 
 
 def _no_site_for_other_hosts(config: Config) -> None:
