@@ -137,7 +137,9 @@ def test_cycles_syntax_errors_and_unreadable_files_stay_errors(tmp_path, monkeyp
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(expand, "open", unreadable, raising=False)
+    import linter.inputs
+
+    monkeypatch.setattr(linter.inputs, "open", unreadable, raising=False)
     tree = load(main)
     (error,) = tree.errors
     assert (error.path, error.line) == (main, 1) and error.message == f"Include: cannot read {bad}: Permission denied"

@@ -118,7 +118,7 @@ def _host(name: str) -> str:
 def _address(arg: str, d) -> Listen:
     """One `<VirtualHost>` address: `*:443`, `_default_:443`, `[::]:8448`, `1.2.3.4`, `*`."""
     host, port = arg, None
-    m = re.match(r"^(\[[^\]]*\]|[^:]*)(?::(\d+|\*))?$", arg)
+    m = re.match(r"^(\[[^\]]*\]|[^:]*)(?::([0-9]+|\*))?$", arg)   # ASCII digits, as httpd
     if m:
         host = m.group(1)
         port = int(m.group(2)) if m.group(2) and m.group(2).isdigit() else None
@@ -130,7 +130,7 @@ def _listen_directive(d) -> Optional[Listen]:
     if not d.args:
         return None
     spec = d.args[0]
-    m = re.match(r"^(?:(\[[^\]]*\]|[^:\[\]]+):)?(\d+)$", spec)
+    m = re.match(r"^(?:(\[[^\]]*\]|[^:\[\]]+):)?([0-9]+)$", spec)   # ASCII digits, as httpd
     if not m:
         return None
     tls = len(d.args) > 1 and d.args[1].lower() == "https"

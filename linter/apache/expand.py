@@ -42,6 +42,21 @@ over the parsed directives does the same. Conventions added to the tree:
   `extra["inactive_block"]`; nothing in it is executed (no Define, Include, Macro or Use), as
   in httpd. An undecidable one is expanded like any other section.
 - `<IfModule>`, `<IfVersion>`, `<IfFile>` and `<If>` are not evaluated: their children are kept.
+
+Bounds (hostile input must give an error, never a hang, a RecursionError or unbounded memory):
+- the pass is iterative (`Loader._run`), so long include and macro chains cost no stack;
+- every included file is read with `linter.inputs.read_config` against the load's `Budget`,
+  each inclusion counting (refusals are errors at the Include; httpd stops at the first file
+  an Include cannot read, and so does this pass for that Include), and at most
+  `MAX_INCLUSIONS` inclusions, adding at most `MAX_REREAD_BYTES` by files read again, and
+  `MAX_EXPANSIONS` macro expansions producing at most `MAX_EXPANDED_BYTES` of text are done,
+  the expanded text counting towards the budget too; after an include cycle no more files are
+  read (httpd stops there); what is not read once a limit is reached is Unresolved (reported
+  once);
+- Includes nest at most `MAX_INCLUDE_DEPTH` (128, httpd's AP_MAX_INCLUDE_DEPTH) deep;
+- sections nest at most `structure.MAX_NESTING` deep in the expanded tree, counting the
+  sections around the Includes and Uses that lead to them: a deeper section keeps an empty
+  block (reported once).
 """
 from __future__ import annotations
 
@@ -51,13 +66,28 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Optional
 
-from ..syntax import ConfigError, Directive, LoadOptions, Span, Unresolved, walk
+from ..inputs import Budget, read_config
+from ..syntax import ConfigError, Directive, LoadOptions, Span, Unresolved
 from . import structure
 from .includes import Paths, has_wildcard, unexpanded_variable
 from .macros import check_definition, cut_bodies, substitute
-from .source import Mapped, Origin, decode, ensure_final_newline, join_continuations
+from .source import Mapped, Origin, ensure_final_newline, join_continuations
+from .structure import MAX_NESTING
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# httpd's AP_MAX_INCLUDE_DEPTH (server/core.c): Includes nested deeper are its error too.
+MAX_INCLUDE_DEPTH = 128
+# Bounds on the work one configuration may ask for, each inclusion or expansion counted (files
+# including each other twice, 40 deep, would be read 2^40 times): errors when reached.
+MAX_INCLUSIONS = 10_000
+# Text that files included again may add (a 2 KiB snippet in 2,000 virtual hosts fits): parsing
+# costs about a second and 40 MiB of memory per MiB, so repetition gets a bound of its own.
+MAX_REREAD_BYTES = 4 * 1024 * 1024
+MAX_EXPANSIONS = 10_000
+# Text all macro expansions may produce together (a few seconds of parsing): a configuration with
+# 1,000 sites from one 1 KiB macro fits; macros doubling macros 40 deep do not.
+MAX_EXPANDED_BYTES = 1024 * 1024
+_PARSE_COST = 256    # what parsing even a one-line expansion costs, counted as that many bytes
 
 
 @dataclass
@@ -69,12 +99,17 @@ class Macro:
 
 
 class Loader:
+    """One configuration being read. The pass is iterative: `_run` drives generators that yield
+    the sub-tasks they need done (a section's body, an included file, a macro expansion) before
+    they go on, so neither deep sections nor long include or macro chains grow Python's stack."""
+
     def __init__(self, entry_path: str, prefix: Optional[str], defines: Optional[dict],
-                 options: Optional[LoadOptions] = None):
+                 options: Optional[LoadOptions] = None, budget: Optional[Budget] = None):
         options = options or LoadOptions()
         self.entry_path = entry_path
         self.paths = Paths(os.path.dirname(os.path.abspath(entry_path)), prefix,
                            options.tree_roots, options.include_paths)
+        self.budget = budget if budget is not None else options.budget()
         defines = dict(defines) if defines is not None else None
         self.parameters = set(defines or ())
         self.variables = {k: str(v) for k, v in (defines or {}).items() if v is not None}
@@ -92,29 +127,68 @@ class Loader:
         self._pending_undefs: list[Directive] = []
         self._reading: list[str] = []  # real paths of the files being read, outermost first
         self._using: list[str] = []    # macros being expanded, outermost first
+        self._use_spans: list[Span] = []   # and the Use lines that expand them
+        self._inclusions = 0           # files read for Includes, each time counted
+        self._read_once: set[str] = set()   # real paths of the included files read
+        self._reread_bytes = 0         # what reading some of them again added
+        self._expansions = 0           # Uses expanded
+        self._expanded_bytes = 0       # text they produced
+        self._stopped: Optional[str] = None   # why no more files are read (a limit was reached)
+        self._too_deep = False         # the expanded-tree nesting error is reported once
+        self._macros_stopped = False
+
+    # -- driving the pass ---------------------------------------------------------------
+
+    @staticmethod
+    def _run(task) -> None:
+        """Run a generator task and every sub-task it yields, depth first, without recursion."""
+        stack = [task]
+        while stack:
+            try:
+                sub = next(stack[-1])
+            except StopIteration:
+                stack.pop()
+            else:
+                stack.append(sub)
+
+    def expand(self, directives: list[Directive], level: int = 0) -> list[Directive]:
+        """`directives` expanded; `level` = how many sections enclose them."""
+        out: list[Directive] = []
+        self._run(self._expand(directives, out, level))
+        return out
 
     # -- files --------------------------------------------------------------------------
 
     def load_text(self, path: str, text: str) -> list[Directive]:
+        out: list[Directive] = []
+        self._run(self._file(path, text, out, 0))
+        return out
+
+    def _file(self, path: str, text: str, out: list, level: int):
         origin = Origin(path, text)
         if path not in self.files:
             self.files.append(path)
         mapped = ensure_final_newline(join_continuations(Mapped.of(origin)), origin)
         self._reading.append(os.path.realpath(path))
         try:
-            return self.expand(self._parse(mapped, path))
+            yield self._expand(self._parse(mapped, path), out, level)
         finally:
             self._reading.pop()
 
-    def _load_file(self, path: str, include: Directive) -> list[Directive]:
+    def _read(self, path: str, include: Directive) -> Optional[str]:
+        """The text of an included file, or None after reporting at the Include why not."""
         try:
-            with open(path, "rb") as f:
-                text = decode(f.read())
-        except OSError as error:
-            self._error(f"{include.name}: cannot read {path}: {error.strerror or error}",
-                        include.span)
-            return []
-        return self.load_text(path, text)
+            return read_config(path, self.budget)
+        except ConfigError as error:
+            message = error.message
+            if error.line:   # a position inside the file (a NUL byte): name it in the message
+                message = f"{error.path}:{error.line}: {message}"
+            elif error.path not in message:
+                message = f"{error.path}: {message}"
+            if "--max-total-size" in message:   # every later file would be refused too
+                self._stopped = "the configuration's size limit (--max-total-size) was reached"
+            self._error(f"{include.name}: {message}", include.span)
+            return None
 
     def _parse(self, mapped: Mapped, path: str) -> list[Directive]:
         text, bodies, problems = cut_bodies(mapped, path)
@@ -123,7 +197,7 @@ class Loader:
         parsed = structure.parse(text, path, bodies)
         self.errors += parsed.errors
         self._bodies.update(parsed.macro_bodies)
-        self._macro_names.update(d.args[0].lower() for d in walk(parsed.directives)
+        self._macro_names.update(d.args[0].lower() for d in every(parsed.directives)
                                  if d.key == "macro" and d.block is not None and d.args)
         return parsed.directives
 
@@ -142,6 +216,22 @@ class Loader:
                 self._error(f"cannot remove undefined macro '{undef.args[0]}'", undef.span)
         self._pending_uses, self._pending_undefs = [], []
 
+    def hide_outside_text(self, errors: list[ConfigError]) -> list[ConfigError]:
+        """Errors with nothing of a file outside the checked tree in their message.
+
+        A file read from this machine (`Include /etc/shadow`) is not the user's to show: an
+        error in it keeps its position, and its message says only that it is there.
+        """
+        outside = set(self.outside)
+        out = []
+        for e in errors:
+            if e.path in outside:
+                e = ConfigError("httpd refuses this file here or it cannot be read as configuration "
+                                "(it is outside the checked tree, read from this machine: its "
+                                "content is not shown)", e.path, e.line, e.column)
+            out.append(e)
+        return out
+
     def _unresolved(self, directive: Directive, target: str, reason: str, kind: str) -> None:
         unresolved = Unresolved(directive.span, target, reason, kind)
         directive.extra["unresolved"] = unresolved
@@ -152,23 +242,31 @@ class Loader:
 
     # -- the pass -----------------------------------------------------------------------
 
-    def expand(self, directives: list[Directive]) -> list[Directive]:
-        out: list[Directive] = []
+    def _expand(self, directives: list[Directive], out: list, level: int):
+        """Append `directives` to `out`, executing them; `level` sections enclose them."""
+        use = self._use_spans[-1] if self._use_spans else None
         for directive in directives:
             self._substitute_variables(directive)
             out.append(directive)
+            if use is not None:   # from a macro expansion (the innermost Use, at any depth)
+                directive.extra.setdefault("use", use)
             key = directive.key
             if directive.block is not None:
                 if key == "macro":
                     self._define_macro(directive)
+                elif level >= MAX_NESTING:
+                    self._nested_too_deep(directive)
                 elif key == "ifdefine":
-                    self._if_define(directive)
+                    if self._if_define(directive):
+                        block, directive.block = directive.block, []
+                        yield self._expand(block, directive.block, level + 1)
                 else:
-                    directive.block = self.expand(directive.block)
+                    block, directive.block = directive.block, []
+                    yield self._expand(block, directive.block, level + 1)
             elif key in ("include", "includeoptional"):
-                out += self._include(directive)
+                yield self._include(directive, out, level)
             elif key == "use":
-                out += self._use(directive)
+                yield self._use(directive, out, level)
             elif key == "define" and directive.args:
                 name = directive.args[0]
                 self.parameters.add(name)
@@ -189,7 +287,15 @@ class Loader:
                     # finish() makes it httpd's error if the files read define it only later.
                     self._pending_undefs.append(directive)
                 self._removed_macros.add(name)
-        return out
+
+    def _nested_too_deep(self, section: Directive) -> None:
+        """A section that the includes and macros around it put more than MAX_NESTING deep."""
+        if section.block and not self._too_deep:
+            self._too_deep = True
+            self._error(structure.nesting_message(
+                section.name, " (counting the sections around the Include or Use that leads here)"),
+                section.span)
+        section.block = []
 
     def _substitute_variables(self, directive: Directive) -> None:
         if not any("${" in a for a in directive.args):
@@ -206,7 +312,8 @@ class Loader:
             directive.extra["raw_args"] = directive.args
             directive.args = new
 
-    def _if_define(self, section: Directive) -> None:
+    def _if_define(self, section: Directive) -> bool:
+        """Decide an `<IfDefine>`; True when its body is to be read."""
         written = section.args[0] if section.args else ""
         negated = written.startswith("!")
         name = written[1:] if negated else written
@@ -221,42 +328,79 @@ class Loader:
         if active is False:
             section.extra["inactive_block"] = section.block
             section.block = []
-        else:
-            section.block = self.expand(section.block)
+            return False
+        return True
 
-    def _include(self, include: Directive) -> list[Directive]:
+    def _include(self, include: Directive, out: list, level: int):
         include.extra["includes"] = []
         if not include.args:
             self._error(f"{include.name} needs a file name or a wildcard pattern", include.span)
-            return []
+            return
         written = include.args[0]
         found = self.paths.locate(written, include.key == "includeoptional")
         if found is None:
-            return self._not_found(include, written)
+            yield self._not_found(include, written, out, level)
+            return
         if found.problem:
             self._error(f"{include.name} {written}: {found.problem}", include.span)
-        out: list[Directive] = []
-        for path in found.files:
+        for index, path in enumerate(found.files):
+            if self._stopped is not None:
+                # Reported once, where the limit was reached; what is not read is unknown here.
+                self._unresolved(include, written, f"not read: {self._stopped}", "include")
+                return
             real = os.path.realpath(path)
             if real in self._reading:
                 cycle = self._reading[self._reading.index(real):] + [real]
                 self._error(f"{include.name} {written}: include cycle: " + " -> ".join(cycle),
                             include.span)
-                continue
+                # httpd stops reading the configuration here (it recurses until its include
+                # depth limit); going on would read the files around the cycle again and again,
+                # as many times as there are orders to read them in.
+                self._stopped = "httpd stops at the include cycle reported above"
+                return
+            if len(self._reading) > MAX_INCLUDE_DEPTH:
+                # httpd's own limit and words (server/core.c, include_config)
+                self._error(f"{include.name} {written}: Exceeded the maximum include depth of "
+                            f"{MAX_INCLUDE_DEPTH}", include.span)
+                return
+            self._inclusions += 1
+            if self._inclusions > MAX_INCLUSIONS:
+                self._stopped = (f"this configuration already included {MAX_INCLUSIONS} files "
+                                 f"(counting a file each time it is included)")
+                self._error(f"{include.name} {written}: not read: {self._stopped}", include.span)
+                return
+            if real in self._read_once:
+                size = _size(path)
+                self._reread_bytes += size
+                if self._reread_bytes > MAX_REREAD_BYTES:
+                    self._stopped = (f"files included again already add "
+                                     f"{MAX_REREAD_BYTES // (1024 * 1024)} MiB to this configuration")
+                    self._error(f"{include.name} {written}: not read: {self._stopped}", include.span)
+                    return
+            text = self._read(path, include)
+            if text is None:
+                left = len(found.files) - index - 1
+                if left:   # httpd stops at the first file it cannot read
+                    self._error(f"{include.name} {written}: the {left} other file"
+                                f"{'s' if left != 1 else ''} it names after {path} are not read",
+                                include.span)
+                return
+            self._read_once.add(real)
             include.extra["includes"].append(path)
             if found.where == "machine" and path not in self.outside:
                 self.outside.append(path)
-            directives = self._load_file(path, include)
+            directives: list[Directive] = []
+            yield self._file(path, text, directives, level)
             for directive in directives:
                 directive.extra["included_from"] = include.span
             out += directives
-        return out
 
-    def _not_found(self, include: Directive, written: str) -> list[Directive]:
+    def _not_found(self, include: Directive, written: str, out: list, level: int):
         """Shipped knowledge of the include, else an Unresolved."""
         known = _knowledge(written)
         if known:
-            return self._known(include, known)
+            yield self._known(include, known, out, level)
+            return
         variable = unexpanded_variable(written)
         if variable is not None:
             # e.g. ${APACHE_CONFDIR}, which Debian's envvars sets for apache2ctl
@@ -264,18 +408,17 @@ class Loader:
         else:
             reason = f"not found (looked in {self.paths.looked_in(written)})"
         self._unresolved(include, written, reason, "include")
-        return []
 
-    def _known(self, include: Directive, known: list) -> list[Directive]:
+    def _known(self, include: Directive, known: list, out: list, level: int):
         """The directives of known includes, every position set to the Include's own."""
         include.extra["known"] = list(known)
-        out: list[Directive] = []
         span = include.span
         for entry in known:
             origin = Origin(entry.file, entry.text)
             mapped = ensure_final_newline(join_continuations(Mapped.of(origin)), origin)
-            directives = self.expand(self._parse(mapped, entry.file))
-            for directive in _everything(directives):
+            directives: list[Directive] = []
+            yield self._expand(self._parse(mapped, entry.file), directives, level)
+            for directive in every(directives, inactive=True):
                 directive.span = span
                 directive.arg_spans = [span] * len(directive.args)
                 directive.extra["known"] = entry
@@ -284,7 +427,6 @@ class Loader:
             for directive in directives:
                 directive.extra["included_from"] = span
             out += directives
-        return out
 
     # -- mod_macro ----------------------------------------------------------------------
 
@@ -296,10 +438,10 @@ class Loader:
         body = self._bodies.get(id(section), Mapped("", []))
         self.macros[name.lower()] = Macro(name, params, body, section.span)
 
-    def _use(self, use: Directive) -> list[Directive]:
+    def _use(self, use: Directive, out: list, level: int):
         if not use.args or not use.args[0]:
             self._error("Use needs a macro name, as in Use VHost example.org", use.span)
-            return []
+            return
         key = use.args[0].lower()
         macro = self.macros.get(key)
         if macro is None:
@@ -309,29 +451,71 @@ class Loader:
             else:  # defined in a file we were not given (finish() checks the files we were)
                 self._unresolved(use, use.args[0], "a macro not defined in the files read", "macro")
                 self._pending_uses.append((use, key))
-            return []
+            return
         if key in self._using:
             self._error(f"recursive use of macro '{macro.name}'", use.span)
-            return []
+            return
         values = use.args[1:]
         if len(values) != len(macro.params):
             self._error(f"macro '{macro.name}' (defined at {macro.span}) takes "
                         f"{_count(len(macro.params))}, but this Use gives {len(values)}",
                         use.span)
-            return []
+            return
+        if self._macros_stopped:
+            self._unresolved(use, use.args[0], "not expanded: the macro expansion limit was reached",
+                             "macro")
+            return
         text = substitute(macro.body, macro.params, values)
+        self._expansions += 1
+        self._expanded_bytes += max(len(text.text), _PARSE_COST)
+        limit = (f"{MAX_EXPANSIONS} Uses" if self._expansions > MAX_EXPANSIONS else
+                 f"{MAX_EXPANDED_BYTES // (1024 * 1024)} MiB of text"
+                 if self._expanded_bytes > MAX_EXPANDED_BYTES else
+                 "the configuration's size limit (--max-total-size)"
+                 if self.budget.used + len(text.text) > self.budget.max_total else None)
+        if limit is not None:
+            # Macros using macros twice each, 40 deep, would expand 2^40 times (httpd never
+            # finishes reading such a configuration either).
+            self._macros_stopped = True
+            self._error(f"macro '{macro.name}' is not expanded: this configuration's macro "
+                        f"expansions already reach {limit}; no more Use lines are expanded",
+                        use.span)
+            return
+        self.budget.used += len(text.text)
         before = len(self.errors)
         directives = self._parse(text, macro.span.path)
         for error in self.errors[before:]:
             error.message += f" (in macro '{macro.name}' used at {use.span})"
         self._using.append(key)
+        self._use_spans.append(use.span)
         try:
-            directives = self.expand(directives)
+            yield self._expand(directives, out, level)
         finally:
             self._using.pop()
-        for directive in walk(directives):
-            directive.extra.setdefault("use", use.span)
-        return directives
+            self._use_spans.pop()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def every(directives: list[Directive], inactive: bool = False):
+    """Every directive, depth first in source order, without recursion (and with `inactive`,
+    the bodies of inactive <IfDefine>s too)."""
+    stack = [iter(directives)]
+    while stack:
+        d = next(stack[-1], None)
+        if d is None:
+            stack.pop()
+            continue
+        yield d
+        if inactive and d.extra.get("inactive_block"):
+            stack.append(iter(d.extra["inactive_block"]))
+        if d.block:
+            stack.append(iter(d.block))
 
 
 def _knowledge(target: str) -> list:
@@ -364,16 +548,6 @@ def _components_match(name: str, pattern: list, at_least: int = 1) -> bool:
     return len(parts) >= at_least and len(parts) == len(pattern) and \
         not any(has_wildcard(p) for p in pattern[:-1]) and \
         all(fnmatchcase(n, p) for n, p in zip(parts, pattern))
-
-
-def _everything(directives: list[Directive]):
-    """Every directive, inactive <IfDefine> bodies included."""
-    for d in directives:
-        yield d
-        if d.block:
-            yield from _everything(d.block)
-        if d.extra.get("inactive_block"):
-            yield from _everything(d.extra["inactive_block"])
 
 
 def _count(n: int) -> str:

@@ -28,6 +28,14 @@ from .uri import alias_match
 
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
 REDIRECT_STATUS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
+# httpd reads numbers with apr_isdigit/atoi: ASCII digits only (never `²` or `٣`), as many as lead.
+_ASCII_DIGITS = tuple("0123456789")
+
+
+def leading_number(text: str) -> int:
+    """C's atoi of an argument that starts with an ASCII digit."""
+    m = re.match(r"[0-9]+", text)
+    return int(m.group(0)) if m else 0
 
 
 @dataclass
@@ -161,7 +169,7 @@ class RewriteRule:
                     return 302
                 value = str(value).lower()
                 return {"permanent": 301, "temp": 302, "seeother": 303}.get(value) or (
-                    int(value) if value.isdigit() else 302)
+                    leading_number(value) if value[:1] in _ASCII_DIGITS else 302)
         return None
 
     @property
@@ -354,8 +362,8 @@ def _redirect(d: Directive, args: list, location: Optional[str]) -> Optional[Ali
         if first in REDIRECT_STATUS:
             status = REDIRECT_STATUS[first]
             args = args[1:]
-        elif first.isdigit():
-            status = int(first)
+        elif first[:1] in _ASCII_DIGITS:   # httpd: apr_isdigit(*arg), then atoi
+            status = leading_number(first)
             args = args[1:]
     if location is not None:
         target = args[0] if args else None
@@ -374,7 +382,7 @@ def location_redirect(d: Directive, location: str) -> Optional[AliasRule]:
     # Inside <Location>, a Redirect with two arguments after the status still names a path first.
     rule = _redirect(d, args, location=location)
     if rule is not None and rule.target is not None and rule.target.startswith("/") and len(args) > 1:
-        rest = [a for a in args if a.lower() not in REDIRECT_STATUS and not a.isdigit()]
+        rest = [a for a in args if a.lower() not in REDIRECT_STATUS and a[:1] not in _ASCII_DIGITS]
         if len(rest) >= 2:
             rule.target = rest[1]
     return rule

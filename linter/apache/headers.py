@@ -212,15 +212,42 @@ def _always_entries(lines: list, reflected: Optional[dict] = None) -> list:
 
 
 def _edit(entries: list, line: HeaderLine) -> None:
-    pattern, replacement = line.directive.args[-2], line.directive.args[-1]
+    args = line.directive.args
+    at = next(i for i, a in enumerate(args) if a.lower() == line.action) + 2  # after the header name
+    if at + 1 >= len(args):
+        return
+    pattern, replacement = args[at], args[at + 1]     # a condition may follow them
     try:
         rx = re.compile(pattern)
-    except re.error:
-        return
-    py_replacement = re.sub(r"\$(\d)", r"\\\1", replacement)
+    except (re.error, RecursionError, OverflowError):
+        return   # PCRE may accept what Python's re does not: the edit stays unknown
     for op in entries:
         if op.value is not None:
-            op.value = rx.sub(py_replacement, op.value, count=0 if line.action == "edit*" else 1)
+            op.value = rx.sub(lambda m: _substitution(replacement, m), op.value,
+                              count=0 if line.action == "edit*" else 1)
+
+
+def _substitution(template: str, m: re.Match) -> str:
+    """httpd's ap_pregsub: `&` and `$0` are the match, `$1`-`$9` its groups (ASCII digits; a
+    group that did not take part is empty), a backslash makes the `$` or `&` after it literal."""
+    out, i = [], 0
+    while i < len(template):
+        c = template[i]
+        group = None
+        if c == "&":
+            group = 0
+        elif c == "$" and i + 1 < len(template) and template[i + 1] in "0123456789":
+            group = int(template[i + 1])
+            i += 1
+        elif c == "\\" and i + 1 < len(template) and template[i + 1] in "$&":
+            i += 1
+            c = template[i]
+        if group is None:
+            out.append(c)
+        elif group <= (m.re.groups or 0):
+            out.append(m.group(group) or "")
+        i += 1
+    return "".join(out)
 
 
 def request_headers(lines: list) -> dict:

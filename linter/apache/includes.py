@@ -8,6 +8,11 @@ httpd (server/config.c, util.c `ap_dir_fnmatch`):
 - `Include` fails on a missing file, an unreadable directory, or a wildcard matching nothing;
   `IncludeOptional` accepts all three.
 
+Bounds: one Include names at most `MAX_FILES` files (more is an error, none read); directories
+are walked iteratively, and a directory inside itself (a symbolic link loop) is an error, as in
+httpd; /proc, /sys and /dev are
+never listed (what is named there is handed to `linter.inputs.read_config`, which refuses it).
+
 The linter rarely sees everything httpd would: a repository holds one vhost file, or a copy of
 /etc/apache2 without what only the server has. `Paths.locate` looks for an include in this order
 and says where it found it (what none of these places has, expand.py asks shipped knowledge,
@@ -41,6 +46,13 @@ from dataclasses import dataclass
 from typing import Optional
 
 _WILDCARD = ("*", "?", "[")
+# One Include reads at most this many files (httpd has no such limit; `Include /usr/` is not a
+# configuration); /proc, /sys and /dev are never listed.
+MAX_FILES = 10_000
+# Linux's PATH_MAX: no longer path names a file (httpd: "File name too long"). Looking for a
+# longer one by its suffixes would cost time quadratic in its length.
+PATH_MAX = 4096
+SYSTEM_TREES = ("/proc", "/sys", "/dev")
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 # Directories that hold pieces of a configuration whose parent is the server's conf dir: the
 # entry file's parent is a root of the checked tree too (sites-available/x.conf includes
@@ -93,13 +105,23 @@ def _by_suffix(parts: list[str], bases: list[str], directory: bool = False) -> O
     """
     fixed = _fixed(parts)
     is_file = not directory and fixed == len(parts)
+    entries = {base: _entries(base) for base in bases}
     for dropped in range(fixed):  # longest suffix first
         kept = parts[dropped:fixed]
         for base in bases:
+            if kept[0] not in entries[base]:
+                continue   # cheap: a path of thousands of components costs no system call each
             candidate = os.path.join(base, *kept)
             if os.path.exists(candidate) if is_file else os.path.isdir(candidate):
                 return dropped, base
     return None
+
+
+def _entries(directory: str) -> frozenset:
+    try:
+        return frozenset(os.listdir(directory))
+    except OSError:
+        return frozenset()
 
 
 def _name_matches(pattern: str, name: str) -> bool:
@@ -153,6 +175,8 @@ class Paths:
         (`ServerRoot /etc/httpd` for `<copy>/httpd/conf/httpd.conf`), then this machine's
         directory. A ServerRoot found nowhere is ignored.
         """
+        if len(value) > PATH_MAX:
+            return
         path = os.path.normpath(os.path.join(self.entry_dir, value))
         mapped = self.to_tree(path, directory=True)
         if mapped is not None and os.path.isdir(mapped):
@@ -205,6 +229,9 @@ class Paths:
 
     def locate(self, written: str, optional: bool) -> Optional[Found]:
         """Where the include of `written` (variables already substituted) is found, or None."""
+        if len(written) > PATH_MAX:
+            return Found([], "tree", f"the path is {len(written)} characters long: no file system "
+                                     f"has one longer than {PATH_MAX}")
         if unexpanded_variable(written):
             parts = _parts(written)
             last = max(i for i, p in enumerate(parts) if "${" in p)
@@ -255,10 +282,13 @@ class Paths:
     # -- httpd's reading of one place ---------------------------------------------------
 
     def expand(self, path: str, optional: bool) -> tuple[list[str], Optional[str]]:
-        """The files an Include of `path` reads, in httpd's order, and why it fails (or None)."""
+        """The files an Include of `path` reads, in httpd's order, and why it fails (or None).
+
+        At most MAX_FILES files: an Include naming more (`Include /usr/`) is a problem, and
+        reads none of them."""
         if not has_wildcard(path):
             if os.path.isdir(path):
-                return _directory_files(path), None
+                return _directory_files(path, MAX_FILES)
             if os.path.exists(path):
                 return [path], None
             return [], None if optional else f"file not found: {path}"
@@ -271,6 +301,8 @@ class Paths:
                 continue
             matched = []
             for base in current:
+                if _system(os.path.realpath(base)):   # never list /proc, /sys, /dev
+                    return [], f"refusing to read {base}: it is a system directory, not configuration"
                 try:
                     names = sorted(os.listdir(base))
                 except OSError as error:
@@ -283,11 +315,16 @@ class Paths:
                 if not found and not optional:
                     return [], f"no file matches the wildcard '{part}' in {base}"
                 matched += found
+                if len(matched) > MAX_FILES:
+                    return [], f"the wildcard '{part}' matches more than {MAX_FILES} names: not read"
             current = matched
-        files = []
+        files: list[str] = []
         for candidate in current:
             if os.path.isdir(candidate):
-                files += _directory_files(candidate)
+                more, problem = _directory_files(candidate, MAX_FILES - len(files))
+                if problem:
+                    return [], problem
+                files += more
             elif os.path.exists(candidate):
                 files.append(candidate)
             elif not optional:
@@ -295,22 +332,38 @@ class Paths:
         return files, None
 
 
-def _directory_files(directory: str, seen: Optional[set] = None) -> list[str]:
-    """Every file below `directory`, sorted per directory as httpd does (symlink loops cut)."""
-    seen = set() if seen is None else seen
-    real = os.path.realpath(directory)
-    if real in seen:
-        return []
-    seen.add(real)
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return []
-    files = []
-    for name in names:
-        full = os.path.join(directory, name)
-        if os.path.isdir(full):
-            files += _directory_files(full, seen)
-        else:
-            files.append(full)
-    return files
+def _directory_files(directory: str, limit: int) -> tuple[list[str], Optional[str]]:
+    """Every file below `directory`, sorted per directory as httpd does, and a problem or None.
+
+    Iterative. A directory inside itself (a symbolic link loop) is a problem, as in httpd
+    ("Could not open configuration file .../self/self/self/..."); at most `limit` files (more is
+    a problem); with a problem no file is returned. /proc, /sys and /dev are not walked: they
+    are returned as they are, for `read_config` to refuse.
+    """
+    files: list[str] = []
+    # (entries left to read in one directory, that directory's real path)
+    stack: list = [(iter([directory]), None)]
+    while stack:
+        path = next(stack[-1][0], None)
+        if path is None:
+            stack.pop()
+            continue
+        real = os.path.realpath(path)
+        if not os.path.isdir(path) or _system(real):
+            files.append(path)
+            if len(files) > limit:
+                return [], (f"it names more than {limit} files (a directory Include reads every "
+                            f"file below it): not read")
+            continue
+        if any(real == r for _, r in stack):
+            return [], f"{path} is a symbolic link loop (it leads back to {real}): not read"
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            continue
+        stack.append((iter([os.path.join(path, name) for name in names]), real))
+    return files, None
+
+
+def _system(real: str) -> bool:
+    return any(_under(real, tree) for tree in SYSTEM_TREES)

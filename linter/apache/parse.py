@@ -7,7 +7,10 @@
 Pipeline: source.py (continuations joined, positions kept) -> macros.py (`<Macro>` bodies cut
 out) -> structure.py (grammars/apache.lark; sections, quoting, closing tags checked) ->
 expand.py (Define/${VAR}, IfDefine, Include, ServerRoot, Macro/Use, in file order as httpd
-executes them). The Directive conventions are documented in structure.py and expand.py.
+executes them) -> refusals.py (what `apache2 -t` refuses in the expanded tree: misplaced
+sections and directives, argument counts and values). The Directive conventions are documented
+in structure.py and expand.py. Every pass is iterative or bounded: sections nest at most
+`structure.MAX_NESTING` (100) deep in the expanded tree, deeper is an error.
 
 Where includes are looked for (includes.py, then expand.py), in this order:
 1. the checked tree: relative paths against the last `ServerRoot` seen (else the prefix, else
@@ -29,17 +32,22 @@ decidable.
 
 `parse_string` treats `text` as the content of the file `path` (includes are followed, relative
 to `path`'s directory, or the current directory for "<string>"). Problems in the input
-(unreadable files, include cycles, syntax errors) become `Tree.errors` (ConfigError with
-file:line:column), never exceptions.
+(unreadable files, include cycles, syntax errors, what httpd refuses: refusals.py) become
+`Tree.errors` (ConfigError with file:line:column), never exceptions.
+
+Files are read with `linter.inputs.read_config` against one `Budget` per load (from
+`LoadOptions.budget()`): the entry file and every included file, each inclusion counting, so
+FIFOs, devices, /proc, /sys, /dev, oversize, binary and UTF-16 files are errors (at the Include
+that names them), and a configuration stays within its size limits however it includes itself.
 """
 from __future__ import annotations
 
 import os
 from typing import Optional
 
+from ..inputs import Budget, read_config
 from ..syntax import ConfigError, LoadOptions, Tree
 from .sniff import looks_like_apache
-from .source import decode
 
 __all__ = ["load", "parse_string", "looks_like_apache"]
 
@@ -55,24 +63,35 @@ def load(path: str, *, prefix: Optional[str] = None, defines: Optional[dict] = N
             return Tree("apache", path, [], [], [ConfigError(
                 "is a directory without apache2.conf or httpd.conf; pass the file to read", path)])
         path = entry
+    options = load_options or LoadOptions()
+    budget = options.budget()
     try:
-        with open(path, "rb") as f:
-            text = decode(f.read())
-    except OSError as error:
-        return Tree("apache", path, [], [], [ConfigError(
-            f"cannot read {path}: {error.strerror or error}", path)])
-    return parse_string(text, path, prefix=prefix, defines=defines, load_options=load_options)
+        text = read_config(path, budget)
+    except ConfigError as error:
+        return Tree("apache", path, [], [], [error])
+    return _parse(text, path, prefix, defines, options, budget)
 
 
 def parse_string(text: str, path: str = "<string>", *, prefix: Optional[str] = None,
                  defines: Optional[dict] = None, load_options: Optional[LoadOptions] = None) -> Tree:
-    from .expand import Loader
+    options = load_options or LoadOptions()
+    budget = options.budget()
+    budget.used += len(text)   # the entry's text counts towards the configuration's size
+    return _parse(text, path, prefix, defines, options, budget)
 
-    if load_options is not None and load_options.prefix is not None:
-        prefix = load_options.prefix
-    loader = Loader(path, prefix, defines, load_options)
+
+def _parse(text: str, path: str, prefix: Optional[str], defines: Optional[dict],
+           options: LoadOptions, budget: Budget) -> Tree:
+    from .expand import Loader
+    from .refusals import check_refusals
+
+    if options.prefix is not None:
+        prefix = options.prefix
+    loader = Loader(path, prefix, defines, options, budget)
     directives = loader.load_text(path, text)
     loader.finish()
+    loader.errors += check_refusals(directives, path)
+    errors = loader.hide_outside_text(loader.errors)
     order = {name: i for i, name in enumerate(loader.files)}
-    errors = sorted(loader.errors, key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
+    errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.column))
     return Tree("apache", path, directives, loader.files, errors, loader.unresolved, loader.outside)

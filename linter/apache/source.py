@@ -150,9 +150,3 @@ def ensure_final_newline(mapped: Mapped, origin: Origin) -> Mapped:
         return mapped
     end = len(origin.text)
     return Mapped.join([mapped, Mapped.synthetic("\n", origin, end, end)])
-
-
-def decode(data: bytes) -> str:
-    """httpd reads bytes; we need text. UTF-8, anything else replaced (never an error)."""
-    text = data.decode("utf-8", errors="replace")
-    return text[1:] if text.startswith("\ufeff") else text

@@ -16,6 +16,9 @@ expansion. Conventions (see linter/syntax.py for the shapes):
   accepts it; a rule may want to warn).
 - `name` keeps the spelling; `Directive.key` lowercases it (httpd names are case-insensitive).
 - Comments (lines whose first non-blank character is '#') are not kept.
+- Sections nested more than `MAX_NESTING` (100) deep are an error, reported once per text at the
+  first one: that section keeps an empty block (its closing tags are still checked). expand.py
+  applies the same bound to the tree after includes and macros.
 """
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ from ..syntax import ConfigError, Directive, Span
 from .source import Mapped
 
 _PARSER = None
+# Sections nested deeper than this keep an empty block: httpd itself has no such limit, but every
+# pass over the tree (here, the model builder, the rules) walks blocks recursively, and no real
+# configuration comes near it (a deep one nests 5 or 6 sections).
+MAX_NESTING = 100
 _UNESCAPE = {
     '"': re.compile(r'\\([\\"])'),
     "'": re.compile(r"\\([\\'])"),
@@ -43,7 +50,7 @@ def _parser():
         with open(_grammar_path(), encoding="utf-8") as f:
             grammar = f.read()
         _PARSER = Lark(grammar, parser="lalr", lexer="contextual",
-                       propagate_positions=True, cache=True)
+                       propagate_positions=False, cache=True)   # tokens carry positions
     return _PARSER
 
 
@@ -89,8 +96,15 @@ def parse(mapped: Mapped, path: str, bodies: dict) -> Parsed:
         span = mapped.span(position, position + 1, path)
         return Parsed([], [ConfigError("unexpected text here", span.path, span.line, span.column)])
     directives = builder.statements(tree.children)
+    builder.report_unclosed()
     builder.errors.sort(key=lambda e: (e.line, e.column))
     return Parsed(directives, builder.errors, builder.macro_bodies)
+
+
+def nesting_message(name: str, through: str = "") -> str:
+    return (f"sections are nested more than {MAX_NESTING} deep{through}: the contents of this "
+            f"<{name}> are ignored (httpd has no such limit, but no real configuration nests this "
+            f"deep)")
 
 
 def unquote(raw: str) -> tuple[str, bool, bool]:
@@ -119,6 +133,8 @@ class _Builder:
         self.macro_bodies: dict = {}
         # After a mismatched closing tag, "is not closed" errors are usually only its echo.
         self.nesting_broken = False
+        self.too_deep_reported = False
+        self.unclosed: list[Directive] = []
 
     def span(self, start: int, end: int) -> Span:
         return self.mapped.span(start, end, self.path)
@@ -127,17 +143,45 @@ class _Builder:
         self.errors.append(ConfigError(message, span.path, span.line, span.column))
 
     def statements(self, children) -> list[Directive]:
-        out = []
-        for child in children:
+        """The Directives of a list of lark statements, sections included.
+
+        Iterative (an explicit stack, not recursion): the grammar accepts sections nested
+        10,000 deep. Sections more than MAX_NESTING deep keep an empty block (reported once):
+        every later pass over the tree recurses into blocks.
+        """
+        top: list[Directive] = []
+        # (lark children left, where their Directives go, the section they belong to, its
+        # closing tag, how many sections enclose them)
+        stack = [(iter(children), top, None, None, 0)]
+        while stack:
+            remaining, out, owner, closer, depth = stack[-1]
+            child = next(remaining, None)
+            if child is None:
+                stack.pop()
+                if owner is not None:
+                    self.closing_tag(owner, closer)
+                continue
             if child.data == "directive":
                 directive = self.directive(child.children)
                 if directive.name:  # a line like `""`: httpd skips an empty command name
                     out.append(directive)
             elif child.data == "section":
-                out.append(self.section(child.children))
+                directive, body, section_closer = self.section(child.children)
+                out.append(directive)
+                if depth >= MAX_NESTING:
+                    self.too_deep(directive)
+                    body_out: list = []           # still read, for its closing tags; not kept
+                else:
+                    body_out = directive.block
+                stack.append((iter(body), body_out, directive, section_closer, depth + 1))
             elif child.data == "stray_close":
                 self.stray_close(child.children[0])
-        return out
+        return top
+
+    def too_deep(self, directive: Directive) -> None:
+        if not self.too_deep_reported:
+            self.too_deep_reported = True
+            self.error(nesting_message(directive.name), directive.span)
 
     def words(self, pieces, directive_extra: dict):
         """args, arg_spans from (raw, start, end) pieces; fills extra["quoted"]."""
@@ -160,7 +204,8 @@ class _Builder:
         end = arg_tokens[-1].end_pos if arg_tokens else name_token.end_pos
         return Directive(name, args, self.span(name_token.start_pos, end), spans, None, extra)
 
-    def section(self, children) -> Directive:
+    def section(self, children) -> tuple:
+        """(the section's Directive with an empty block, its lark body, its closing tag)."""
         opener = children[0]
         header = [c for c in children[1:] if not hasattr(c, "data")]
         trees = [c for c in children[1:] if hasattr(c, "data")]
@@ -179,13 +224,11 @@ class _Builder:
         if not name:
             self.error("a section needs a name, as in <VirtualHost *:443>", directive.span)
 
-        directive.block = self.statements(body)
-        self.closing_tag(directive, closer)
         if name.lower() == "macro" and opener.start_pos in self.bodies:
             body_text = self.bodies[opener.start_pos]
             self.macro_bodies[id(directive)] = body_text
             extra["macro_body"] = body_text.text
-        return directive
+        return directive, body, closer
 
     def header_args(self, name: str, opener, pieces):
         """The header's words up to its last '>', and where the header ends."""
@@ -208,8 +251,7 @@ class _Builder:
     def closing_tag(self, directive: Directive, closer) -> None:
         if closer.value == "":  # closed by parse() at the end of the text
             if not self.nesting_broken:
-                self.error(f"<{directive.name}> is not closed: expected </{directive.name}> "
-                           f"before the end of the file", directive.span)
+                self.unclosed.append(directive)   # innermost first: reported by report_unclosed
             return
         span = self.span(closer.start_pos, closer.end_pos)
         directive.extra["block_end"] = span
@@ -221,6 +263,16 @@ class _Builder:
             self.nesting_broken = True
             self.error(f"expected </{directive.name}> to close the <{directive.name}> of line "
                        f"{directive.span.line}, but found </{raw[:-1]}>", span)
+
+    def report_unclosed(self) -> None:
+        """Sections still open at the end: one error, at the outermost (the others are inside it)."""
+        if not self.unclosed:
+            return
+        outermost, inside = self.unclosed[-1], len(self.unclosed) - 1
+        more = f" (nor are the {inside} sections opened inside it)" if inside > 1 else \
+            " (nor is the section opened inside it)" if inside else ""
+        self.error(f"<{outermost.name}> is not closed: expected </{outermost.name}> before the end "
+                   f"of the file{more}", outermost.span)
 
     def stray_close(self, closer) -> None:
         name = closer.value[2:].rstrip(">")

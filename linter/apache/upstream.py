@@ -88,7 +88,7 @@ def _substitute(template: str, m: re.Match) -> str:
         if index > (m.re.groups or 0):
             return ""
         return m.group(index) or ""
-    return re.sub(r"\$(\d)", one, template)
+    return re.sub(r"\$([0-9])", one, template)
 
 
 def literal_prefix(pattern: str) -> str:
