@@ -231,6 +231,9 @@ class Action:
     # Request headers sent upstream (name lower-cased -> value as written); None values mean
     # "the server's default". `request_headers_span` points at the directives that set them.
     request_headers: dict = field(default_factory=dict)
+    # The unseen regions that could add request headers, when the server narrows them down
+    # (nginx: a level that sets proxy_set_header replaces all above it); None: the route's unknowns.
+    request_headers_unknowns: Optional[list] = None
 
 
 @dataclass

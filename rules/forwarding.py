@@ -26,6 +26,12 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
+def _unseen_forwarding(route) -> list:
+    """The unseen regions that could add a request header to this route's upstream request."""
+    narrowed = route.action.request_headers_unknowns
+    return route.unknowns if narrowed is None else narrowed
+
+
 def _sends(route, header: str) -> bool:
     return header in route.action.request_headers
 
@@ -69,7 +75,7 @@ def forwarded_for_missing(config):
         if not _sends(route, "x-forwarded-for"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-For: the homeserver sees every "
                           "client as the proxy (shared rate limits, wrong IPs)", route.action.span,
-                          unless=route.unknowns)
+                          unless=_unseen_forwarding(route))
 
 
 @rule("MPL402", "forwarded-proto-missing", "warning")
@@ -110,7 +116,8 @@ def forwarded_proto_missing(config):
     for site, route in _proxied_matrix(config):
         if not _sends(route, "x-forwarded-proto"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-Proto: SSO redirects and absolute "
-                          "URLs may use the wrong scheme", route.action.span, unless=route.unknowns)
+                          "URLs may use the wrong scheme", route.action.span,
+                          unless=_unseen_forwarding(route))
 
 
 @rule("MPL403", "host-header-not-forwarded", "warning")
@@ -163,7 +170,7 @@ def host_header_not_forwarded(config):
         if host is None or "$proxy_host" in host:
             yield Finding("Matrix traffic is proxied without the client's Host header (the upstream gets "
                           "its own name): SSO redirect loops and wrong absolute URLs", route.action.span,
-                          unless=route.unknowns)
+                          unless=_unseen_forwarding(route))
 
 
 @rule("MPL404", "body-size-too-small", "warning")

@@ -262,3 +262,28 @@ def test_haproxy_fragment_leaves_its_unseen_context_open(tmp_path):
     (context,) = uncertain["depends_on"]
     assert context["what"].startswith("the configuration that includes") and "20-matrix.cfg" in context["what"]
     assert exit_code == 0, "a finding that depends on the unseen never fails the run"
+
+
+def test_a_level_that_sets_proxy_set_header_shuts_out_what_is_unseen_above_it(tmp_path):
+    """proxy_set_header is an array directive: a location that sets any replaces every one from
+    the server and http levels, seen or not. So in a sites-enabled file (its http block unseen)
+    a location that sets Host and X-Forwarded-Proto but not X-Forwarded-For lacks it as a fact;
+    a location that sets none could inherit all three from nginx.conf."""
+    conf = tmp_path / "matrix.conf"
+    conf.write_text("server {\n    listen 443 ssl;\n    server_name matrix.example.org;\n"
+                    "    client_max_body_size 50m;\n"
+                    "    location /_matrix {\n        proxy_pass http://127.0.0.1:8008;\n"
+                    "        proxy_set_header Host $host;\n        proxy_set_header X-Forwarded-Proto $scheme;\n"
+                    "    }\n"
+                    "    location /_synapse/client {\n        proxy_pass http://127.0.0.1:8008;\n    }\n}\n")
+    doc, exit_code = lint_json(conf, "nginx")
+    by_line = {(f["rule"], f["line"]): f for f in doc["findings"]}
+    fact = by_line[("MPL401", 6)]
+    assert (fact["severity"], fact["depends_on"]) == ("warning", [])
+    assert ("MPL402", 6) not in by_line and ("MPL403", 6) not in by_line
+    for code in ("MPL401", "MPL402", "MPL403"):
+        uncertain = by_line[(code, 11)]
+        assert uncertain["severity"] == "info"
+        assert [d["line"] for d in uncertain["depends_on"]] == [1]
+        assert "the configuration that includes" in uncertain["depends_on"][0]["what"]
+    assert exit_code == 1

@@ -48,7 +48,7 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     else:
         # A snippet (conf.d/*.conf, sites-enabled/*): the http block lives in a file we did not see.
         context = Unknown.including_context(tree.root)
-        level = Level(complete=False, unknowns=[context]).derive(top, version)
+        level = Level(complete=False, unknowns=[context], forwarding_unknowns=[context]).derive(top, version)
         unknowns = list(level.unknowns)
         if any(d.key == "server" for d in top):
             builder.add_servers(top, level, None)
@@ -57,7 +57,8 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
         elif any(d.key == "if" and d.block is not None for d in top):
             # Bare `if` blocks at the top: the file is a location body meant to be included.
             loc = Directive("location", ["/"], top[0].span, [top[0].span], top)
-            builder.add_anonymous_site([loc], Level(complete=False, unknowns=[context]))
+            builder.add_anonymous_site([loc], Level(complete=False, unknowns=[context],
+                                                    forwarding_unknowns=[context]))
     return Config("nginx", tree, builder.sites, dict(options), builder.notes, unknowns=unknowns)
 
 
@@ -224,6 +225,7 @@ class _Builder:
             if name in self.upstreams:
                 action.request_headers["_servers"] = self.upstreams[name]
         action.request_headers.update({k: v for k, (v, _) in level.proxy_headers.items()})
+        action.request_headers_unknowns = list(level.forwarding_unknowns)
         rewrite = next((r for r in inner if r.key == "rewrite" and len(r.args) >= 2
                         and (len(r.args) < 3 or r.args[2] in ("break", "last"))), None)
         if uri is not None:

@@ -43,6 +43,9 @@ class Level:
     complete: bool = True            # False when an outer level (http block) was not part of the input
     # Unseen regions that apply here (linter.model.Unknown), outermost first.
     unknowns: list = field(default_factory=list)
+    # Those that could still add a proxy_set_header here: proxy_set_header is an array directive,
+    # so a level that sets any replaces everything above it, unseen parts included.
+    forwarding_unknowns: list = field(default_factory=list)
 
     def setting(self, name: str) -> Optional[Directive]:
         return self.settings.get(name)
@@ -85,6 +88,8 @@ class Level:
         psh = [d for d in directives if d.key == "proxy_set_header" and len(d.args) >= 2]
         if psh:
             child.proxy_headers = {d.args[0].lower(): (d.args[1], d.span) for d in psh}
+        here = unresolved_here(directives)
+        child.forwarding_unknowns = here if psh else list(self.forwarding_unknowns) + here
         access = [d for d in directives if d.key in ("allow", "deny")]
         if access:
             child.access = access
