@@ -115,6 +115,12 @@ def test_hook_definition_and_readme_agree():
     readme = (ROOT / "README.md").read_text().split("## pre-commit", 1)[1]
     config = yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
     assert [h["id"] for r in config["repos"] for h in r["hooks"]] == [hook["id"]]
+    # The README's rev exists in this repository and gives today's hook definition.
+    (repo,) = config["repos"]
+    at_rev = subprocess.run(["git", "-C", str(ROOT), "show", f"{repo['rev']}:.pre-commit-hooks.yaml"],
+                            capture_output=True, text=True)
+    assert at_rev.returncode == 0, at_rev.stderr
+    assert yaml.safe_load(at_rev.stdout) == [hook]
     # Broad on purpose: pre-commit hands the hook these, and the hook skips what is no config.
     files = re.compile(hook["files"])
     for name in (SNIPPET, "sites-enabled/a.conf", "redis.conf", "setup.cfg", "Caddyfile", "haproxy/haproxy.cfg"):
