@@ -61,6 +61,15 @@ def read_config(path: str, budget: Budget) -> str:
     return decode(data, path)
 
 
+def at_include(error: ConfigError) -> str:
+    """A reading error's words for the include that named the file: they must name the file,
+    and the line inside it when there is one (a NUL byte)."""
+    message = error.message
+    if error.line:
+        return f"{error.path}:{error.line}: {message}"
+    return message if error.path in message else f"{error.path}: {message}"
+
+
 def _check_size(path: str, size: int, budget: Budget) -> None:
     if size > budget.max_file:
         raise ConfigError(f"{path} is {_mib(size)}, over the {_mib(budget.max_file)} limit for one file "

@@ -77,11 +77,17 @@ class Directive:
 
 
 def walk(directives: list[Directive]) -> Iterator[Directive]:
-    """Every directive, depth first, in source order."""
-    for d in directives:
+    """Every directive, depth first, in source order; without recursion (a broken file's loose
+    tree may be nested arbitrarily deep)."""
+    stack = [iter(directives)]
+    while stack:
+        d = next(stack[-1], None)
+        if d is None:
+            stack.pop()
+            continue
         yield d
         if d.block:
-            yield from walk(d.block)
+            stack.append(iter(d.block))
 
 
 @dataclass

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Optional
 
-from ..inputs import Budget, read_config
+from ..inputs import Budget, at_include, read_config
 from ..syntax import ConfigError, Directive, LoadOptions, Span, Unresolved
 from . import structure
 from .includes import Paths, has_wildcard, unexpanded_variable
@@ -180,11 +180,7 @@ class Loader:
         try:
             return read_config(path, self.budget)
         except ConfigError as error:
-            message = error.message
-            if error.line:   # a position inside the file (a NUL byte): name it in the message
-                message = f"{error.path}:{error.line}: {message}"
-            elif error.path not in message:
-                message = f"{error.path}: {message}"
+            message = at_include(error)
             if "--max-total-size" in message:   # every later file would be refused too
                 self._stopped = "the configuration's size limit (--max-total-size) was reached"
             self._error(f"{include.name}: {message}", include.span)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from linter.syntax import Directive, Span, Tree
+from linter.syntax import Directive, Span, Tree, walk
 
 # Directives that exist only in Caddy 1, with what Caddy 2 uses instead; `min_args` keeps out
 # Caddy 2 apps that reuse a name (caddy-l4's `proxy {` has no arguments or one upstream).
@@ -118,7 +118,7 @@ def _find(directives: list[Directive]) -> Optional[V1Reason]:
             found = _site_level(d)
             if found:
                 return found
-        for d in _walk(site.block or ()):
+        for d in walk(site.block or ()):   # iterative: the loose tree may be deep
             if d.name in _V1_PROXY_OPTIONS:
                 return V1Reason(f"the proxy option '{d.name}' "
                                 f"({_V1_PROXY_OPTIONS[d.name]})", d.span)
@@ -145,20 +145,6 @@ def _site_level(d: Directive) -> Optional[V1Reason]:
     if d.name == "tls" and d.args[:1] == ["self_signed"]:
         return V1Reason("'tls self_signed' (Caddy 2 uses 'tls internal')", d.span)
     return None
-
-
-def _walk(directives):
-    """Every directive, depth first, in source order; without recursion (the loose tree of a
-    broken file may be nested arbitrarily deep)."""
-    stack = [iter(directives)]
-    while stack:
-        d = next(stack[-1], None)
-        if d is None:
-            stack.pop()
-            continue
-        yield d
-        if d.block:
-            stack.append(iter(d.block))
 
 
 def _loose_tree(text: str, path: str = "<text>") -> list[Directive]:

@@ -40,7 +40,7 @@ import glob
 from typing import Optional
 
 from .. import known as knowledge
-from ..inputs import Budget
+from ..inputs import Budget, at_include
 from ..syntax import ConfigError, Directive, Span, Unresolved, walk
 from .lexer import tokenize
 from .sources import normalise
@@ -78,11 +78,7 @@ class Expander:
         try:
             text, first_line, span_path = self.source.read(name)
         except ConfigError as error:
-            message = error.message
-            if error.line:  # a position inside the file (a NUL byte): name it in the message
-                message = f"{error.path}:{error.line}: {message}"
-            elif error.path not in message:
-                message = f"{error.path}: {message}"
+            message = at_include(error)
             self._parsed[name] = message
             return message
         self._sizes[name] = len(text)
