@@ -10,7 +10,7 @@ def unresolved_include(config):
     Notes an include (nginx `include`, Apache `Include`/`Use`, Caddy `import`) whose file the
     linter could not read: it is not in the checked tree, not on this machine, not in an
     `--include-path` directory, and not one of the standard files whose content ships with the
-    linter (`matrix-proxy-lint known`).
+    linter (`linter/known/`).
 
     ## Why is this bad?
     It is not a defect of the configuration: the file usually lives only on the server. But what it
