@@ -192,3 +192,22 @@ def test_nginx_refuses_a_token_or_comment_of_4096_bytes_as_nginx_does(tmp_path, 
     report = lint_files([str(conf)], server="nginx")
     got = [(e.line, e.column) for e in report.errors if "too long parameter" in e.message]
     assert got == ([(1, 14), (2, 1)] if refused else [])
+
+
+def test_system_trees_are_refused_but_a_config_on_dev_shm_is_read(tmp_path):
+    import os
+
+    from linter.inputs import Budget, read_config
+    from linter.syntax import ConfigError
+
+    for path in ("/proc/self/environ", "/dev/zero", "/sys/kernel/hostname" if os.path.exists("/sys/kernel") else "/dev/null"):
+        with pytest.raises(ConfigError) as refused:
+            read_config(path, Budget())
+        assert "refusing to read" in refused.value.message
+    shm = f"/dev/shm/mpl-test-{os.getpid()}.conf"
+    with open(shm, "w") as f:
+        f.write("server { listen 443 ssl; }\n")
+    try:
+        assert read_config(shm, Budget()) == "server { listen 443 ssl; }\n"
+    finally:
+        os.unlink(shm)
