@@ -103,13 +103,13 @@ class TextWriter:
         if not lines or not (1 <= span.line <= len(lines)):
             return ""
         line = lines[span.line - 1]
-        start = max(span.column, 1)
+        start = min(max(span.column, 1), len(line) + 1)   # a column past the end points at the end
         end = span.end_column if span.end_line == span.line and span.end_column > start else len(line) + 1
         end = max(min(end, len(line) + 1), start + 1)
         # Cut first, so a finding on a 1 MB line copies 160 characters, not the line. A tab
         # becomes one space (expandtabs(1)): columns stay as the front end counted them.
         text, start, end = _window(line, start, end)
-        text = text.rstrip("\n").expandtabs(1)
+        text = text.rstrip("\r\n").expandtabs(1)
         if _UNSAFE.search(text) or "\x1b" in text:
             server = None       # shown escaped, so columns no longer line up with the highlighter's
             text = printable(text)
@@ -126,7 +126,9 @@ class TextWriter:
             from linter.syntax import ConfigError
 
             try:
-                self._lines[path] = read_config(path, Budget()).splitlines()
+                # "\n" only, as every front end counts lines: splitlines() would also break at
+                # \r, \f or U+2028 and put the span's column on the wrong line.
+                self._lines[path] = read_config(path, Budget()).split("\n")
             except ConfigError:
                 self._lines[path] = []
         return self._lines[path]
