@@ -35,6 +35,8 @@ the cross-server rules in rules/ read exactly this:
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -126,20 +128,91 @@ class Match:
 
 
 _regex_cache: dict = {}
+REGEX_BUDGET = 0.25     # CPU seconds one search of a backtracking-prone pattern may take
 
 
 def compile_regex(pattern: str, case_sensitive: bool = True):
-    """PCRE-ish pattern to a Python regex; None when Python cannot read it."""
+    """PCRE-ish pattern to a compiled regex; None when Python cannot read it.
+
+    A pattern that can backtrack catastrophically (`(.*.*.*)x`, `(a+)+b`) comes back wrapped in
+    `BoundedPattern`, whose searches stop after REGEX_BUDGET of CPU time: a config must not be able
+    to hang the linter. PCRE gives up too (its match limit), and the request then matches nothing.
+    """
     key = (pattern, case_sensitive)
     if key not in _regex_cache:
         py = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)  # PCRE named groups
         try:
-            _regex_cache[key] = re.compile(py, 0 if case_sensitive else re.I)
+            rx = re.compile(py, 0 if case_sensitive else re.I)
         except (re.error, RecursionError, OverflowError):
             # Python's parser recurses per nesting level: 500 nested groups cannot be read, and
             # what the model cannot read it leaves undecided.
-            _regex_cache[key] = None
+            rx = None
+        _regex_cache[key] = BoundedPattern(rx) if rx is not None and _may_backtrack(py) else rx
     return _regex_cache[key]
+
+
+def _may_backtrack(pattern: str) -> bool:
+    """Two or more repeats (`*`, `+`, `{n,m}`), the shape every catastrophic pattern has; a
+    cheap over-estimate, since bounding a search costs two system calls."""
+    return len(re.findall(r"(?<!\\)(?:[*+]|\{\d*,?\d*\})", pattern)) >= 2
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+def _out_of_budget(signum, frame):
+    raise _OutOfBudget
+
+
+class BoundedPattern:
+    """A compiled pattern whose search, match, fullmatch and sub give up (return None: no match,
+    or for sub an unknown value) after REGEX_BUDGET of CPU time; once it has given up it answers
+    None at once."""
+
+    __slots__ = ("rx", "gave_up")
+
+    def __init__(self, rx):
+        self.rx = rx
+        self.gave_up = False
+
+    def search(self, text, *args):
+        return self._bounded(self.rx.search, text, *args)
+
+    def match(self, text, *args):
+        return self._bounded(self.rx.match, text, *args)
+
+    def fullmatch(self, text, *args):
+        return self._bounded(self.rx.fullmatch, text, *args)
+
+    def sub(self, repl, text, count=0):
+        """The substituted text, or None (value unknown) when the budget ran out."""
+        return self._bounded(self.rx.sub, repl, text, count)
+
+    def __getattr__(self, name):        # pattern, groups, groupindex, flags
+        return getattr(self.rx, name)
+
+    def _bounded(self, method, *args):
+        if self.gave_up:
+            return None
+        if threading.current_thread() is not threading.main_thread():
+            return method(*args)        # signals reach the main thread only: unbounded here
+        # A CPU-time timer (SIGVTALRM), so a caller's own SIGALRM timeout keeps working; the
+        # caller's handler and timer are put back afterwards.
+        previous = signal.signal(signal.SIGVTALRM, _out_of_budget)
+        outer = signal.setitimer(signal.ITIMER_VIRTUAL, REGEX_BUDGET)
+        try:
+            try:
+                return method(*args)
+            finally:
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        except _OutOfBudget:        # also when the timer fires just as the search returns
+            self.gave_up = True
+            return None
+        finally:
+            signal.signal(signal.SIGVTALRM, previous)
+            if outer[0]:
+                signal.setitimer(signal.ITIMER_VIRTUAL, *outer)
 
 
 @dataclass

@@ -211,3 +211,48 @@ def test_system_trees_are_refused_but_a_config_on_dev_shm_is_read(tmp_path):
         assert read_config(shm, Budget()) == "server { listen 443 ssl; }\n"
     finally:
         os.unlink(shm)
+
+
+# A pattern that backtracks catastrophically on every sample path: Python's re would search for
+# hours. The model gives up on it (as PCRE does at its match limit) and the request matches nothing.
+CATASTROPHIC = "(" + ".*" * 40 + ")\\.gif$"
+
+
+def test_a_backtracking_regex_gives_up_instead_of_hanging():
+    from linter.model import BoundedPattern, compile_regex
+
+    rx = compile_regex(CATASTROPHIC)
+    assert isinstance(rx, BoundedPattern)
+    assert rx.search("/_matrix/client/v3/rooms/abcdef/messages") is None
+    assert rx.gave_up
+    plain = compile_regex("^/_matrix/client/.*/rooms/.*/messages$")
+    assert plain.search("/_matrix/client/v3/rooms/x/messages") is not None, "a bounded search still matches"
+    assert not plain.gave_up
+    assert compile_regex("^/_matrix/.*\\.gif$").search("/_matrix/a.gif") is not None
+
+
+@pytest.mark.parametrize("server,name,text", [
+    ("apache", "matrix.conf", f'RedirectMatch "{CATASTROPHIC}" http://example.org/\n'),
+    ("nginx", "matrix.conf", f"server {{ listen 443 ssl; location ~ {CATASTROPHIC} {{ return 403; }} "
+                             "location /_matrix { proxy_pass http://127.0.0.1:8008; } }\n"),
+    ("caddy", "Caddyfile", f"example.org {{\n  @gif path_regexp {CATASTROPHIC}\n  respond @gif 403\n"
+                           "  reverse_proxy /_matrix/* 127.0.0.1:8008\n}\n"),
+    ("haproxy", "haproxy.cfg", "frontend f\n  mode http\n  bind :443 ssl crt /x.pem\n"
+                               f"  http-request deny if {{ path_reg {CATASTROPHIC} }}\n"
+                               "  default_backend b\nbackend b\n  server s 127.0.0.1:8008\n"),
+], ids=["apache-RedirectMatch", "nginx-location", "caddy-path_regexp", "haproxy-path_reg"])
+def test_a_backtracking_regex_in_a_config_is_linted_to_the_end(tmp_path, server, name, text):
+    conf = tmp_path / name
+    conf.write_text(text)
+    report = lint_files([str(conf)], server=server)
+    assert report.internal == [] and report.errors == [], report.errors
+
+
+def test_a_column_past_a_carriage_return_is_framed_on_its_own_line(tmp_path):
+    """Front ends count lines at \\n only; the code frame must too, or a 100 kB line split at a
+    \\r gets a caret line 100,000 spaces long."""
+    conf = tmp_path / "Caddyfile"
+    conf.write_text("a.example\r" + " b.example" * 2000 + " :bad\n")
+    result = runner().invoke(main, ["check", "--server", "caddy", str(conf)])
+    assert result.exit_code == 2, result.output
+    assert max(len(line) for line in result.output.splitlines()) < 400

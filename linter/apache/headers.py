@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from linter.model import HeaderOp
+from linter.model import HeaderOp, compile_regex
 from linter.syntax import Directive
 
 # Statuses of files Apache serves itself (the only responses it makes that keep onsuccess headers).
@@ -217,12 +217,12 @@ def _edit(entries: list, line: HeaderLine) -> None:
     if at + 1 >= len(args):
         return
     pattern, replacement = args[at], args[at + 1]     # a condition may follow them
-    try:
-        rx = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
+    rx = compile_regex(pattern)
+    if rx is None:
         return   # PCRE may accept what Python's re does not: the edit stays unknown
     for op in entries:
         if op.value is not None:
+            # None (the value unknown) when a backtracking-prone pattern runs out of time
             op.value = rx.sub(lambda m: _substitution(replacement, m), op.value,
                               count=0 if line.action == "edit*" else 1)
 

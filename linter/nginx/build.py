@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from linter.model import Action, Condition, Config, Listen, Match, Route, Site, Unknown, parse_size
+from linter.model import Action, Condition, Config, Listen, Match, Route, Site, Unknown, compile_regex, parse_size
 from linter.nginx.levels import DEFAULT_BODY_SIZE, Level, unresolved_here
 from linter.syntax import Directive, Tree
 
@@ -321,9 +321,8 @@ def _condition(d: Directive) -> Condition:
         if op == "!=":
             return Condition(text, ALL_METHODS - {value.upper()}, d.span)
         if op in ("~", "~*"):
-            try:
-                rx = re.compile(value, re.I if op == "~*" else 0)
-            except re.error:  # PCRE syntax Python lacks, or a broken regex: methods unknown
+            rx = compile_regex(value, op == "~")
+            if rx is None:    # PCRE syntax Python lacks, or a broken regex: methods unknown
                 return Condition(text, None, d.span)
             return Condition(text, frozenset(m for m in ALL_METHODS if rx.search(m)), d.span)
     return Condition(text, None, d.span)
