@@ -110,23 +110,33 @@ REGRESSIONS: dict[str, list[tuple[str, str]]] = {
         ("listen-unicode-digits", "server { listen 4\u00b23; }\n"),
         ("include-dev-zero", "include /dev/zero;\n"),
         ("include-fifo", f"server {{ include {FIFO_NAME}; }}\n"),
+        ("backtracking-location-regex", "server { location ~ (" + ".*" * 40 + ")\\.gif$ { return 403; } "
+                                        "location /_matrix { proxy_pass http://127.0.0.1:8008; } }\n"),
+        ("more-set-headers-3000-args", "server { location / { more_set_headers"
+                                       + " 'X-A: b'" * 3000 + "; } }\n"),
     ],
     "apache": [
         ("deep-nesting", "<Location /a>\n" * 800 + "</Location>\n" * 800),
         ("include-fifo", f"Include {FIFO_NAME}\n"),
         ("include-dev-zero", "Include /dev/zero\n"),
+        ("backtracking-redirectmatch", 'RedirectMatch "(' + ".*" * 40 + ')\\.gif$" http://example.org/\n'),
     ],
     "caddy": [
         ("two-php-fastcgi", "example.com {\n\tphp_fastcgi localhost:9000\n\tphp_fastcgi localhost:9001\n}\n"),
         ("deep-nesting", "example.com {\n" + "route {\n" * 400 + "}\n" * 400 + "}\n"),
         ("import-fifo", f"import {FIFO_NAME}\n:80 {{\n\trespond hi\n}}\n"),
         ("import-dev-zero", "import /dev/zero\n:80 {\n\trespond hi\n}\n"),
+        ("column-past-a-carriage-return", "a.example\r" + " b.example" * 5000 + " :bad\n"),
     ],
     "haproxy": [
         ("return-hdr-without-value", "frontend fe\n\tbind :80\n\thttp-request return status 200 hdr\n"),
         ("errorfile-fifo", f"frontend fe\n\tbind :80\n\terrorfile 503 {FIFO_NAME}\n\tdefault_backend be\n"
                            "backend be\n\tserver s 127.0.0.1:8008\n"),
         ("return-file-dev-zero", "frontend fe\n\tbind :80\n\thttp-request return status 200 file /dev/zero\n"),
+        ("5000-use-backend-lines", "frontend fe\n\tmode http\n\tbind :443 ssl crt /x.pem\n"
+                                   "\tacl matrix path_beg /_matrix\n\thttp-request deny if { path_beg /_synapse/admin }\n"
+                                   + "\tuse_backend synapse if matrix\n" * 5000
+                                   + "backend synapse\n\tserver s 127.0.0.1:8008\n"),
     ],
 }
 

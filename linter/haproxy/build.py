@@ -295,6 +295,7 @@ class _Builder:
     def _fill(self, site: Site, fe, steps: list, request_ops: dict) -> None:
         reach = Reach(site)
         ctx0 = site_context(site)
+        self._restricting = []      # the site's routes so far that deny or restrict access
         for step in steps:
             if site.routes and evaluate(site.routes[-1].facts["haproxy_test"], ctx0) is True:
                 break           # the last route takes every request here: nothing after it is reached
@@ -314,6 +315,8 @@ class _Builder:
                     route = self._route(site, fe, step, match, action, test, condition, text)
                     index = len(site.routes)
                     site.routes.append(route)
+                    if route.facts.get("restricting"):
+                        self._restricting.append(route)
                     self._complete(site, fe, step, route, extra, reach.contexts(route, index), request_ops)
         # What a request no route takes gets with HAProxy's 503: the frontend's http-after-response.
         site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True) if op.on_generated]
@@ -361,7 +364,7 @@ class _Builder:
         route.headers = extra + self._response_ops(site, fe, step, contexts, generated)
         if action.kind == "proxy":
             self._request_side(site, fe, step, route, contexts, request_ops)
-            earlier = [r for r in site.routes if r is not route and r.facts.get("restricting")]
+            earlier = [r for r in self._restricting if r is not route]
             if any(evaluate(r.facts["haproxy_test"], ctx) is None for r in earlier for ctx in contexts):
                 route.access_restricted = True
 

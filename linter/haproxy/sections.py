@@ -38,6 +38,7 @@ class Proxy:
     settings: dict = field(default_factory=dict)    # "mode", "forwardfor", "timeout server", ...
     errorfiles: dict = field(default_factory=dict)  # status -> Directive
     inherited_rules: list = field(default_factory=list)   # rules of a named defaults section
+    _index: Optional[tuple] = field(default=None, repr=False, compare=False)
 
     @property
     def span(self):
@@ -47,8 +48,21 @@ class Proxy:
         return self.settings.get(name)
 
     def lines(self, *names: str) -> list:
+        """The section's lines with these keywords, in file order."""
+        if len(names) == 1:
+            return list(self._by_key().get(names[0].lower(), ()))
         wanted = {n.lower() for n in names}
         return [d for d in self.body if d.key in wanted]
+
+    def _by_key(self) -> dict:
+        # Built once: the builder asks for a section's rules once per route, and a frontend with
+        # 10,000 lines and as many routes made that quadratic.
+        if self._index is None or self._index[0] != len(self.body):
+            index: dict = {}
+            for d in self.body:
+                index.setdefault(d.key, []).append(d)
+            self._index = (len(self.body), index)
+        return self._index[1]
 
     def rules(self, keyword: str) -> list:
         """The section's `keyword` rules in evaluation order, those of a named defaults first."""

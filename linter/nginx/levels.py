@@ -121,8 +121,11 @@ def _source(d: Directive) -> str:
     return " ".join([d.name] + [_quote(a) for a in d.args])
 
 
+_NEEDS_QUOTES = re.compile(r"[\s;{}]")
+
+
 def _quote(arg: str) -> str:
-    return f'"{arg}"' if (not arg or re.search(r"[\s;{}]", arg)) else arg
+    return f'"{arg}"' if (not arg or _NEEDS_QUOTES.search(arg)) else arg
 
 
 def _add_header_op(d: Directive) -> Optional[HeaderOp]:
@@ -141,6 +144,7 @@ def _more_headers_ops(d: Directive) -> list:
     statuses = None
     ops = []
     args = list(d.args)
+    source = _source(d)     # once: a directive may carry thousands of arguments
     i = 0
     while i < len(args):
         a = args[i]
@@ -153,10 +157,10 @@ def _more_headers_ops(d: Directive) -> list:
         name, _, value = a.partition(":")
         name, value = name.strip(), value.strip()
         if d.key == "more_clear_headers":
-            ops.append(HeaderOp(name, None, "remove", d.span, statuses=statuses, source=_source(d)))
+            ops.append(HeaderOp(name, None, "remove", d.span, statuses=statuses, source=source))
         elif value:
-            ops.append(HeaderOp(name, value, "set", d.span, statuses=statuses, source=_source(d)))
+            ops.append(HeaderOp(name, value, "set", d.span, statuses=statuses, source=source))
         else:
-            ops.append(HeaderOp(name, None, "remove", d.span, statuses=statuses, source=_source(d)))
+            ops.append(HeaderOp(name, None, "remove", d.span, statuses=statuses, source=source))
         i += 1
     return ops
