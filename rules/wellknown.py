@@ -66,11 +66,15 @@ def _body(config, route, path):
         return None, None
 
 
+PATH_MAX = 4096     # Linux: a longer path names no file
+
+
 def _find_file(config, path: str) -> Optional[str]:
-    """The file behind `path`, also inside a copied tree (--prefix or the config's directory)."""
+    """The file behind `path`: in the copied tree first (--prefix or the config's directory, as
+    for includes), then on this machine."""
+    if len(path) >= PATH_MAX:
+        return None     # and its suffixes below would cost a path join and a stat each
     bases = [b for b in (config.options.get("prefix"), os.path.dirname(config.tree.root)) if b]
-    if os.path.isabs(path) and os.path.isfile(path):
-        return path
     if not os.path.isabs(path):
         # nginx resolves a relative root/alias against its prefix; offline, the config's own dir.
         for base in bases:
@@ -82,6 +86,8 @@ def _find_file(config, path: str) -> Optional[str]:
             candidate = os.path.join(base, *parts[i:])
             if os.path.isfile(candidate):
                 return candidate
+    if os.path.isabs(path) and os.path.isfile(path):
+        return path
     return None
 
 

@@ -256,3 +256,25 @@ def test_a_column_past_a_carriage_return_is_framed_on_its_own_line(tmp_path):
     result = runner().invoke(main, ["check", "--server", "caddy", str(conf)])
     assert result.exit_code == 2, result.output
     assert max(len(line) for line in result.output.splitlines()) < 400
+
+
+def test_a_copied_well_known_document_wins_over_this_machines(tmp_path):
+    """Like includes: with --prefix, the document under the copy is read, not the host's file at
+    the same absolute path (which may not be this deployment's, or may be private)."""
+    served = tmp_path / "host" / "www"
+    (served / ".well-known" / "matrix").mkdir(parents=True)
+    (served / ".well-known" / "matrix" / "server").write_text("{not json")
+    copy = tmp_path / "copy"
+    mirrored = copy / served.relative_to("/") / ".well-known" / "matrix"
+    mirrored.mkdir(parents=True)
+    (mirrored / "server").write_text('{"m.server": "matrix.example.org:443"}')
+    conf = copy / "site.conf"
+    conf.write_text(f"server {{ listen 443 ssl; location = /.well-known/matrix/server {{ root {served}; "
+                    "default_type application/json; add_header Access-Control-Allow-Origin * always; } }\n")
+    report = lint_files([str(conf)], server="nginx", prefix=str(copy))
+    assert [f.rule.code for f in report.findings if f.rule.code == "MPL301"] == []
+    elsewhere = tmp_path / "elsewhere" / "site.conf"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(conf.read_text())
+    report = lint_files([str(elsewhere)], server="nginx")
+    assert "MPL301" in [f.rule.code for f in report.findings], "not in the tree: the host's file is read"
