@@ -307,6 +307,13 @@ class Action:
     # The unseen regions that could add request headers, when the server narrows them down
     # (nginx: a level that sets proxy_set_header replaces all above it); None: the route's unknowns.
     request_headers_unknowns: Optional[list] = None
+    # proxy: what the upstream's X-Forwarded-For holds. "append": the client's own header with
+    # the client address after it (a client can put any address first: nginx
+    # $proxy_add_x_forwarded_for, Apache mod_proxy, HAProxy `option forwardfor` keep what the
+    # client sent); "replace": the client address only; "absent": none is sent; None: unknown.
+    # `forwarded_for_span` points at the directive (or the proxy directive, for a default).
+    forwarded_for: Optional[str] = None
+    forwarded_for_span: Optional[Span] = None
 
 
 @dataclass
@@ -320,6 +327,7 @@ class Route:
     parent: Optional[int] = None   # group of the enclosing route (nested locations)
     # Headers inherited from outer levels that this level silently drops, with where they were set.
     dropped_headers: list = field(default_factory=list)
+    fallback: bool = False         # the server's default handling (Site.fallback), not a configured route
     max_body_size: Optional[int] = None      # bytes; None = unknown / unlimited
     access_restricted: bool = False          # allow/deny, auth, internal: not open to everyone
     phase: str = "location"                  # "server": runs before location selection
@@ -342,6 +350,12 @@ class Site:
     # Header operations at site level: what a request no route handles gets (nginx server block).
     headers: list = field(default_factory=list)
     selection: str = "first-match"        # route selection policy, see linter.select
+    # The server's default handling of a request no route takes, as routes tried in order (the
+    # first whose condition holds answers): nginx's static handler (404, or 405 for other
+    # methods), Apache's 404, Caddy's empty 200, HAProxy's 503. Not in `routes`: rules that walk
+    # the routes do not see it; `select` answers with it, so every request has an outcome.
+    # Each has `Route.fallback` set and its span at the site.
+    fallback: list = field(default_factory=list)
     facts: dict = field(default_factory=dict)
     # Unseen regions that could add routes or site-level settings to this site.
     unknowns: list = field(default_factory=list)

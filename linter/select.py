@@ -86,7 +86,15 @@ def select(config: Config, request: Request) -> Selection:
     if site is None:
         return Selection(None, None, ["no site listens on port %d" % request.port])
     route, unknowns = select_route(site, request.method, request.path)
-    return Selection(site, route, unknowns)
+    return Selection(site, route or fallback_route(site, request.method), unknowns)
+
+
+def fallback_route(site: Site, method: str) -> Optional[Route]:
+    """The server's default handling for a request no route takes (see `Site.fallback`)."""
+    for route in site.fallback:
+        if route.condition is None or route.condition.holds(method):
+            return route
+    return None
 
 
 def select_site(sites: list, request: Request) -> Optional[Site]:

@@ -12,7 +12,7 @@ from typing import Optional
 
 from linter.model import Config, Route, compile_regex
 from linter.predict import outcomes, upstream_is_homeserver
-from linter.select import Request, select
+from linter.select import Request, fallback_route, select
 
 # nginx escapes these when it rebuilds a URI (ngx_escape_uri, NGX_ESCAPE_URI): space, #, %, ?,
 # control characters and bytes above 0x7e.
@@ -100,6 +100,7 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
     by_request = _hook(sel.site, "select_request")
     if by_request is not None:          # header conditions decided from the whole request
         sel.route, sel.unknowns = by_request(sel.site, request)
+        sel.route = sel.route or fallback_route(sel.site, request.method)
     doc: dict = {
         "request": {"method": request.method, "url": f"{request.scheme}://{request.host}:{request.port}"
                     f"{request.target}", "headers": [{"name": n, "value": v} for n, v in request.headers]},
@@ -115,6 +116,8 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
         return doc
     doc["route"] = {"match": str(route.match), "condition": route.condition.text if route.condition else None,
                     **_pos(route.span)}
+    if route.fallback:
+        doc["route"]["fallback"] = True     # no configured route: the server's default handling
     action = route.action
     act: dict = {"kind": action.kind, **_pos(action.span)}
     refusal = _hook(sel.site, "refusal")
