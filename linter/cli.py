@@ -87,6 +87,9 @@ def main(ctx, debug):
 @click.option("--prefix", type=click.Path(file_okay=False),
               help="The server's prefix/config dir, to resolve relative includes of a copied tree.")
 @click.option("--nginx-version", callback=_version, help="Target nginx version, e.g. 1.26.0.")
+@click.option("--haproxy-version", callback=_version, help="Target HAProxy version, e.g. 2.8 (default: 2.6).")
+@click.option("--caddy-directive", "caddy_directives", multiple=True, callback=_codes,
+              help="A directive your Caddy build adds (a plugin's); repeatable or comma-separated.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="warning", show_default=True,
               help="Lowest severity that makes the exit code 1.")
 @click.option("--select", multiple=True, callback=_codes, help="Only these rules (codes, prefixes or slugs).")
@@ -105,7 +108,7 @@ def main(ctx, debug):
 @click.option("--max-file-size", callback=_size, help="Largest file to read (default 4M).")
 @click.option("--max-total-size", callback=_size, help="Most one configuration may read with its includes (default 8M).")
 @click.pass_context
-def check(ctx, paths, server, fmt, prefix, nginx_version, fail_on, select, ignore, include_paths, strict_includes,
+def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore, include_paths, strict_includes,
           root, hook, max_file_size, max_total_size):
     """Lint configuration files or directories.
 
@@ -117,7 +120,8 @@ def check(ctx, paths, server, fmt, prefix, nginx_version, fail_on, select, ignor
     from linter.output import summary_text, to_github, to_json, to_text
 
     _check_codes(select + ignore)
-    report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, select=select, ignore=ignore,
+    report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, haproxy_version=haproxy_version,
+                  caddy_directives=caddy_directives, select=select, ignore=ignore,
                   include_paths=include_paths, strict_includes=strict_includes, includers=True, root=root,
                   hook=hook, **{k: v for k, v in (("max_file_bytes", max_file_size),
                                                   ("max_total_bytes", max_total_size)) if v})
@@ -198,7 +202,7 @@ def rules_command(code):
         click.echo(f"{r.code}  {r.slug:<{width}}  {r.severity:<7}  {r.summary}")
 
 
-def _load_one(path, server, prefix, nginx_version):
+def _load_one(path, server, prefix, **versions):
     """Parse and model one configuration for trace/routes; exit 2 with positions on bad input."""
     from linter.detect import detect
     from linter.engine import Options, Report, load_config
@@ -211,7 +215,7 @@ def _load_one(path, server, prefix, nginx_version):
         raise click.BadParameter(f"{path}: cannot tell which server this file is for; use --server",
                                  param_hint="CONFIG")
     report = Report()
-    config = load_config(path, server, Options(server=server, prefix=prefix, nginx_version=nginx_version), report)
+    config = load_config(path, server, Options(server=server, prefix=prefix, **versions), report)
     if report.errors:
         writer = TextWriter(colour=False)
         click.echo("\n\n".join(writer.error(e) for e in report.errors), err=True)
@@ -223,6 +227,9 @@ _config_options = [
     click.option("--server", type=click.Choice(SERVERS), help="The server the file is for."),
     click.option("--prefix", type=click.Path(file_okay=False), help="The server's prefix/config dir."),
     click.option("--nginx-version", callback=_version, help="Target nginx version."),
+    click.option("--haproxy-version", callback=_version, help="Target HAProxy version (default: 2.6)."),
+    click.option("--caddy-directive", "caddy_directives", multiple=True, callback=_codes,
+                 help="A directive your Caddy build adds (a plugin's)."),
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
 ]
 
@@ -245,20 +252,20 @@ def _header(ctx, param, value):
 
 @main.command("trace")
 @click.argument("config_path", metavar="CONFIG")
-@click.argument("request_text", metavar="'METHOD URL'")
+@click.argument("request_text", metavar="'METHOD URL'", required=False)
 @click.option("--header", "-H", "headers", multiple=True, callback=_header, help="A request header, 'Name: value'.")
 @click.option("--upstream-status", type=click.IntRange(100, 599), help="Only the outcome where the upstream answers this status.")
 @click.option("--upstream-down", is_flag=True, help="Only the outcome where the upstream is down.")
 @config_options
-def trace_command(config_path, request_text, headers, upstream_status, upstream_down, server, prefix,
-                  nginx_version, fmt):
+def trace_command(config_path, request_text, headers, upstream_status, upstream_down, server, prefix, fmt,
+                  **versions):
     """Show which site and route answer a request, what the proxy does, and what the browser sees."""
     import json
 
     from linter.select import Request
     from linter.trace import trace
 
-    parts = request_text.split()
+    parts = (request_text or "").split()
     if len(parts) != 2:
         raise click.BadParameter("expected 'METHOD URL', e.g. 'GET https://matrix.example.org/_matrix/client/versions'",
                                  param_hint="'METHOD URL'")
@@ -266,7 +273,7 @@ def trace_command(config_path, request_text, headers, upstream_status, upstream_
         request = Request.from_url(parts[0], parts[1], headers)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'METHOD URL'")
-    config = _load_one(config_path, server, prefix, nginx_version)
+    config = _load_one(config_path, server, prefix, **versions)
     doc = trace(config, request, upstream_status=upstream_status, upstream_down=upstream_down)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
@@ -279,13 +286,13 @@ def trace_command(config_path, request_text, headers, upstream_status, upstream_
 @main.command("routes")
 @click.argument("config_path", metavar="CONFIG")
 @config_options
-def routes_command(config_path, server, prefix, nginx_version, fmt):
+def routes_command(config_path, server, prefix, fmt, **versions):
     """Print the deployment's routing table: site, listen, TLS, path match -> action."""
     import json
 
     from linter.trace import routes
 
-    config = _load_one(config_path, server, prefix, nginx_version)
+    config = _load_one(config_path, server, prefix, **versions)
     doc = routes(config)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))

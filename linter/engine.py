@@ -103,6 +103,9 @@ class Options:
     server: Optional[str] = None
     prefix: Optional[str] = None
     nginx_version: Optional[tuple] = None
+    haproxy_version: Optional[tuple] = None
+    # Directives the user's Caddy build has beyond the standard ones (plugins).
+    caddy_directives: tuple = ()
     select: tuple = ()
     ignore: tuple = ()
     include_paths: tuple = ()
@@ -124,7 +127,8 @@ class Options:
         return (not self.select or hit(self.select)) and not hit(self.ignore)
 
     def model_options(self) -> dict:
-        return {"nginx_version": self.nginx_version, "prefix": self.prefix}
+        return {"nginx_version": self.nginx_version, "haproxy_version": self.haproxy_version,
+                "caddy_directives": tuple(self.caddy_directives), "prefix": self.prefix}
 
     def load_options(self, tree_roots: tuple = ()) -> LoadOptions:
         return LoadOptions(prefix=self.prefix, include_paths=tuple(self.include_paths),

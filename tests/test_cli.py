@@ -203,3 +203,29 @@ def test_bundled_examples_clean_ones_are_clean_and_broken_ones_are_not(path):
     else:
         assert servers == {path.parent.name}
         assert any(r.severity == "error" for r in report.findings)
+
+
+def test_trace_without_a_request_shows_an_example():
+    result = CliRunner().invoke(main, ["trace", str(ROOT / "examples" / "nginx" / "clean.conf")])
+    assert result.exit_code == 2
+    assert "GET https://matrix.example.org/_matrix/client/versions" in result.output
+
+
+def test_server_versions_and_plugin_directives_reach_the_model(monkeypatch, tmp_path):
+    from linter import engine
+
+    seen = []
+    original = engine.load_config
+
+    def spy(path, server, options, report, *args, **kwargs):
+        config = original(path, server, options, report, *args, **kwargs)
+        seen.append(config.options if config is not None else None)
+        return config
+
+    monkeypatch.setattr(engine, "load_config", spy)
+    conf = tmp_path / "haproxy.cfg"
+    conf.write_text("frontend f\n  mode http\n  bind :80\n  default_backend b\nbackend b\n  server s 127.0.0.1:8008\n")
+    CliRunner().invoke(main, ["check", "--haproxy-version", "2.8", "--caddy-directive", "crowdsec,rate_limit",
+                              str(conf)])
+    assert seen and seen[0]["haproxy_version"] == (2, 8, 0)
+    assert seen[0]["caddy_directives"] == ("crowdsec", "rate_limit")
