@@ -33,8 +33,17 @@ def _codes(ctx, param, value):
     return tuple(c.strip() for v in value for c in v.split(",") if c.strip())
 
 
-def colour_wanted() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def colour_wanted(stream=None) -> bool:
+    """no-color.org, force-color.org and bixense.com/clicolors, in that order; else a terminal."""
+    env = os.environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR") or env.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if env.get("CLICOLOR") == "0":
+        return False
+    stream = stream or sys.stdout
+    return stream.isatty() and env.get("TERM") != "dumb"
 
 
 def _size(ctx, param, value):
@@ -107,9 +116,18 @@ def main(ctx, debug):
                    "with a note instead of an error.")
 @click.option("--max-file-size", callback=_size, help="Largest file to read (default 4M).")
 @click.option("--max-total-size", callback=_size, help="Most one configuration may read with its includes (default 8M).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              help="The project configuration to use (default: .matrix-proxy-lint.toml or pyproject.toml's "
+                   "[tool.matrix-proxy-lint], found upward from the first path, up to the repository root).")
+@click.option("--isolated", is_flag=True, help="Ignore every project configuration file.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the findings and errors: no summary, no notes.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of stdout.")
 @click.pass_context
-def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore, include_paths, strict_includes,
-          root, hook, max_file_size, max_total_size):
+def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore,
+          include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
+          statistics, output_file):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
@@ -117,27 +135,53 @@ def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy
     what is in the file itself.
     """
     from linter.engine import UNRESOLVED_INCLUDE, lint
-    from linter.output import summary_text, to_github, to_json, to_text
+    from linter.output import statistics_text, summary_text, to_github, to_json, to_text
 
+    project = _project_settings(ctx, paths, config_file, isolated)
+    given = dict(ctx.params)
+    for name, value in project.options.items():
+        if name in given and ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            given[name] = value
+    server, fmt, prefix, fail_on = given["server"], given["fmt"], given["prefix"], given["fail_on"]
+    select, ignore, quiet, statistics = given["select"], given["ignore"], given["quiet"], given["statistics"]
     _check_codes(select + ignore)
-    report = lint(paths, server=server, prefix=prefix, nginx_version=nginx_version, haproxy_version=haproxy_version,
-                  caddy_directives=caddy_directives, select=select, ignore=ignore,
-                  include_paths=include_paths, strict_includes=strict_includes, includers=True, root=root,
-                  hook=hook, **{k: v for k, v in (("max_file_bytes", max_file_size),
-                                                  ("max_total_bytes", max_total_size)) if v})
-    if fmt == "json":
-        click.echo(to_json(report))
-    elif fmt == "github":
-        _notes(report)
-        if report.errors or report.findings:
-            click.echo(to_github(report))
-    else:
-        colour = colour_wanted()
-        body = to_text(report, colour, summary=False)
-        if body:
-            click.echo(body + "\n")
-        _notes(report)
-        click.echo(summary_text(report, colour))
+    report = lint(paths, server=server, prefix=prefix, nginx_version=given["nginx_version"],
+                  haproxy_version=given["haproxy_version"], caddy_directives=given["caddy_directives"],
+                  select=select, ignore=ignore, include_paths=given["include_paths"],
+                  strict_includes=given["strict_includes"], includers=True, root=given["root"], hook=hook,
+                  exclude=project.exclude, per_path=project.per_path, severity=project.severity,
+                  **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
+                                       ("max_total_bytes", given["max_total_size"])) if v})
+    out = open(output_file, "w", encoding="utf-8") if output_file else None
+    try:
+        colour = out is None and colour_wanted()
+        # click.echo strips colour from a pipe unless told: FORCE_COLOR means a pipe wants it.
+        echo = (lambda text: click.echo(text, file=out)) if out else (lambda text: click.echo(text, color=colour))
+        if statistics:
+            if report.errors:
+                echo(to_text(report, colour, summary=False, findings=False) + "\n")
+            if report.findings:
+                echo(statistics_text(report))
+            if not quiet:
+                _notes(report)
+                echo(summary_text(report, colour))
+        elif fmt == "json":
+            echo(to_json(report))
+        elif fmt == "github":
+            if not quiet:
+                _notes(report)
+            if report.errors or report.findings:
+                echo(to_github(report))
+        else:
+            body = to_text(report, colour, summary=False)
+            if body:
+                echo(body + ("" if quiet else "\n"))
+            if not quiet:
+                _notes(report)
+                echo(summary_text(report, colour))
+    finally:
+        if out:
+            out.close()
     _internal(report, (ctx.obj or {}).get("debug"))
     if report.internal:
         sys.exit(EXIT_INTERNAL)
@@ -171,7 +215,7 @@ def _notes(report):
     sys.stderr.flush()
 
 
-def _check_codes(codes):
+def _check_codes(codes, where: str = "--select/--ignore"):
     if not codes:
         return
     from linter.rule import load_rules
@@ -179,7 +223,28 @@ def _check_codes(codes):
     rules = load_rules()
     for c in codes:
         if not any(r.code.startswith(c) or r.slug == c for r in rules):
-            raise click.BadParameter(f"no rule matches {c!r}", param_hint="--select/--ignore")
+            raise click.BadParameter(f"no rule matches {c!r}", param_hint=where)
+
+
+def _project_settings(ctx, paths, config_file, isolated):
+    """The project configuration (linter.settings), or exit 2 at the position of what is wrong."""
+    from linter.settings import Settings, discover, load
+    from linter.syntax import ConfigError
+
+    if isolated:
+        return Settings()
+    path = config_file or discover(next((p for p in paths if p != "-"), "."))
+    if path is None:
+        return Settings()
+    from linter.rule import load_rules
+
+    try:
+        return load(path, load_rules())
+    except ConfigError as e:
+        from linter.output import TextWriter
+
+        click.echo(TextWriter(colour=False).error(e), err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @main.command("rules")

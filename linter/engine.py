@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Optional
 
 from linter.detect import ENTRY_NAMES, SERVERS, detect, read_text, worth_walking
 from linter.rule import SEVERITIES, Rule, load_rules
@@ -120,6 +120,35 @@ class Options:
     hook: bool = False
     max_file_bytes: int = LoadOptions.max_file_bytes
     max_total_bytes: int = LoadOptions.max_total_bytes
+    # From the project configuration (linter.settings): files to leave out, settings for some
+    # files only ((matches(path), {option: value}), later entries win), severity per rule.
+    exclude: Optional[Callable] = None
+    per_path: tuple = ()
+    severity: dict = field(default_factory=dict)
+
+    def for_path(self, path: str) -> "Options":
+        """These options with the project configuration's [[paths]] settings for `path`."""
+        overrides: dict = {}
+        for matches, values in self.per_path:
+            if matches(path):
+                overrides.update(values)
+        return replace(self, **overrides) if overrides else self
+
+    def excluded(self, path: str) -> bool:
+        return self.exclude is not None and self.exclude(path)
+
+    def severity_of(self, rule: Rule, severity: str) -> str:
+        """The project's severity for the rule (code, then the longest prefix, then slug), else
+        the finding's own."""
+        table = self.severity
+        if not table:
+            return severity
+        if rule.code in table:
+            return table[rule.code]
+        prefixes = [p for p in table if rule.code.startswith(p)]
+        if prefixes:
+            return table[max(prefixes, key=len)]
+        return table.get(rule.slug, severity)
 
     def wants(self, rule: Rule) -> bool:
         def hit(patterns):
@@ -220,7 +249,10 @@ class _Run:
                 covered |= self._files_of(c)
 
     def file(self, path: str) -> None:
-        options = self.options
+        if self.options.excluded(path):
+            self.skipped.append((path, "excluded by the project configuration"))
+            return
+        options = self.options.for_path(path)
         if options.hook and not options.server and not worth_walking(path):
             self.skipped.append((path, "not a configuration file name"))
             return
@@ -309,20 +341,21 @@ class _Run:
                 dirs[:] = []
             for name in sorted(names):
                 full = os.path.normpath(os.path.join(root, name))
-                if not worth_walking(full) or not os.path.isfile(full):
+                if not worth_walking(full) or not os.path.isfile(full) or self.options.excluded(full):
                     continue
                 real = os.path.realpath(full)
                 if real in found or real.startswith(_SYSTEM_TREES):   # a link to /proc/self/environ
                     continue
                 text = read_text(full)
                 server = None
-                if text is not None and note_skipped and self.options.server:
-                    server = self.options.server        # the user's directory, the user's word
+                chosen = self.options.for_path(full).server
+                if text is not None and note_skipped and chosen:
+                    server = chosen         # the user's directory, the user's word
                 elif text is not None:
                     # Looking for includers: only what looks like a config, parsed as --server says.
                     server = detect(full, text)
-                    if server and self.options.server:
-                        server = self.options.server
+                    if server and chosen:
+                        server = chosen
                 if server is None:
                     if note_skipped:
                         self.skipped.append((full, "binary" if text is None else "server not detected"))
@@ -338,8 +371,8 @@ class _Run:
             if parse is None:
                 c.failure = "unsupported"
                 return None
-            c.tree = parse.load(c.path, prefix=self.options.prefix,
-                                load_options=self.options.load_options(c.tree_roots))
+            options = self.options.for_path(c.path)
+            c.tree = parse.load(c.path, prefix=options.prefix, load_options=options.load_options(c.tree_roots))
         return c.tree
 
     def _files_of(self, c: _Candidate) -> frozenset:
@@ -436,7 +469,12 @@ class _Run:
                 shown_path = self._show(span.path)
                 if shown_path != span.path:
                     span = Span(shown_path, span.line, span.column, span.end_line, span.end_column)
-                report.findings.append(Result(best.rule, best.severity, message, span, best.server, best.unless))
+                severity = best.severity
+                if not best.unless and severity == best.rule.severity:
+                    # The project's severity for the rule; a finding the rule or the open world
+                    # lowered (it may not hold) stays lowered.
+                    severity = self.options.severity_of(best.rule, severity)
+                report.findings.append(Result(best.rule, severity, message, span, best.server, best.unless))
         from linter.suppress import apply
 
         report.findings = apply(report.findings)
@@ -457,7 +495,7 @@ class _Run:
             self.report.internal.append(InternalError.from_exception(self._show(c.path), "parsing", c.crash))
             return None
         try:
-            return load_config(c.path, c.server, self.options, scratch, c.tree_roots, tree=tree)
+            return load_config(c.path, c.server, self.options.for_path(c.path), scratch, c.tree_roots, tree=tree)
         except Exception as error:
             self.report.internal.append(InternalError.from_exception(self._show(c.path), "building the model",
                                                                      error))

@@ -176,12 +176,26 @@ def framed_files(report) -> set:
     return set(report.files) - set(getattr(report, "outside", ()))
 
 
-def to_text(report, colour: bool, summary: bool = True) -> str:
-    """Errors and findings with code frames, then (unless `summary=False`) the summary line.
-    Notes are not part of it: the CLI prints them on stderr."""
+def to_text(report, colour: bool, summary: bool = True, findings: bool = True) -> str:
+    """Errors and (unless `findings=False`) findings with code frames, then (unless
+    `summary=False`) the summary line. Notes are not part of it: the CLI prints them on stderr."""
     w = TextWriter(colour, framed_files(report))
-    blocks = [w.error(e) for e in report.errors] + [w.finding(r) for r in report.findings]
+    blocks = [w.error(e) for e in report.errors] + ([w.finding(r) for r in report.findings] if findings else [])
     return "\n\n".join(blocks + ([w.summary(report)] if summary else []))
+
+
+def statistics_text(report) -> str:
+    """One line per rule: how many findings, code, slug, severity; most frequent first."""
+    counts: dict = {}
+    for r in report.findings:
+        key = (r.rule.code, r.rule.slug)
+        counts.setdefault(key, {}).setdefault(r.severity, 0)
+        counts[key][r.severity] += 1
+    rows = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0][0]))
+    width = max(len(str(sum(c.values()))) for _, c in rows)
+    return "\n".join(f"{sum(c.values()):>{width}}  {code}  {slug}  "
+                     f"({', '.join(f'{n} {sev}' for sev, n in sorted(c.items()))})"
+                     for (code, slug), c in rows)
 
 
 def summary_text(report, colour: bool) -> str:
