@@ -248,19 +248,30 @@ def _project_settings(ctx, paths, config_file, isolated):
 
 
 @main.command("rules")
-@click.argument("code", required=False)
-def rules_command(code):
-    """List every rule, or show one rule's documentation."""
+@click.argument("selector", metavar="[CODE|PREFIX|SLUG]", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(selector, fmt):
+    """List the rules (all, or those whose code starts with PREFIX), or show one rule's documentation."""
+    import json
+
+    from linter.docs import rule_url
     from linter.rule import load_rules
 
     rules = load_rules()
-    if code:
-        match = [r for r in rules if code in (r.code, r.slug)]
-        if not match:
-            raise click.BadParameter(f"no rule {code!r}", param_hint="CODE")
-        r = match[0]
+    if selector:
+        exact = [r for r in rules if selector in (r.code, r.slug)]
+        rules = exact or [r for r in rules if r.code.startswith(selector.upper())]
+        if not rules:
+            raise click.BadParameter(f"no rule matches {selector!r}", param_hint="CODE|PREFIX|SLUG")
+    if fmt == "json":
+        click.echo(json.dumps([{"code": r.code, "name": r.slug, "severity": r.severity,
+                                "servers": sorted(r.servers) if r.servers else None, "summary": r.summary,
+                                "url": rule_url(r), "docs": r.docs} for r in rules], indent=2))
+        return
+    if selector and len(rules) == 1:
+        r = rules[0]
         scope = ", ".join(sorted(r.servers)) if r.servers else "all servers"
-        click.echo(f"# {r.code} {r.slug}\n\nSeverity: {r.severity} · Applies to: {scope}\n\n{r.docs}")
+        click.echo(f"# {r.code} {r.slug}\n\nSeverity: {r.severity} · Applies to: {scope} · {rule_url(r)}\n\n{r.docs}")
         return
     width = max(len(r.slug) for r in rules)
     for r in rules:

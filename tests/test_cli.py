@@ -229,3 +229,15 @@ def test_server_versions_and_plugin_directives_reach_the_model(monkeypatch, tmp_
                               str(conf)])
     assert seen and seen[0]["haproxy_version"] == (2, 8, 0)
     assert seen[0]["caddy_directives"] == ("crowdsec", "rate_limit")
+
+
+def test_rules_by_prefix_and_as_json():
+    from linter.rule import load_rules
+
+    cors = [r.code for r in load_rules() if r.code.startswith("MPL1")]
+    listed = [line.split()[0] for line in CliRunner().invoke(main, ["rules", "MPL1"]).output.splitlines()]
+    assert listed == cors and len(cors) > 1
+    doc = json.loads(CliRunner().invoke(main, ["rules", "--format", "json", "MPL2"]).output)
+    assert [d["code"] for d in doc] == [r.code for r in load_rules() if r.code.startswith("MPL2")]
+    assert all(d["url"].endswith(f"/docs/rules/{d['code']}.md") and "## What it does" in d["docs"] for d in doc)
+    assert CliRunner().invoke(main, ["rules", "MPL9999"]).exit_code == 2

@@ -18,3 +18,16 @@ def test_ci_runs_the_readme_test_command():
     test_command = next(c for c in commands if "pytest" in c)
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines()
+
+
+def test_every_rule_has_its_page_and_the_pages_are_current():
+    from linter.docs import rule_page
+    from linter.rule import load_rules
+
+    pages = ROOT / "docs" / "rules"
+    builtin = load_rules(plugins=False)
+    assert sorted(p.stem for p in pages.glob("*.md")) == sorted(r.code for r in builtin), \
+        "run: python -m linter.docs --write-pages docs/rules"
+    for r in builtin:
+        assert (pages / f"{r.code}.md").read_text(encoding="utf-8") == rule_page(r), \
+            f"{r.code}: run python -m linter.docs --write-pages docs/rules"
