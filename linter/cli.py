@@ -120,6 +120,8 @@ def main(ctx, debug):
               help="The project configuration to use (default: .matrix-proxy-lint.toml or pyproject.toml's "
                    "[tool.matrix-proxy-lint], found upward from the first path, up to the repository root).")
 @click.option("--isolated", is_flag=True, help="Ignore every project configuration file.")
+@click.option("--stdin-filename", help="With `-`: the path the text on stdin stands for (its name, includes, "
+                                       "and the project configuration that applies).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the findings and errors: no summary, no notes.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
@@ -127,13 +129,29 @@ def main(ctx, debug):
 @click.pass_context
 def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore,
           include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
-          statistics, output_file):
+          statistics, output_file, stdin_filename):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
     includes. A file: inside every config of its repository that includes it (--root), reporting
-    what is in the file itself.
+    what is in the file itself. `-`: the text on stdin (a config, or `nginx -T` output).
     """
+    import contextlib
+
+    from linter.inputs import given_on_stdin
+
+    with contextlib.ExitStack() as stack:
+        if "-" in paths:
+            name = stdin_filename or "<stdin>"
+            stack.enter_context(given_on_stdin(name, sys.stdin.buffer.read()))
+            paths = tuple(name if p == "-" else p for p in paths)
+        elif stdin_filename:
+            raise click.BadParameter("only with `-` as the path", param_hint="--stdin-filename")
+        code = _check(ctx, paths, config_file, isolated, hook)
+    sys.exit(code)
+
+
+def _check(ctx, paths, config_file, isolated, hook) -> int:
     from linter.engine import UNRESOLVED_INCLUDE, lint
     from linter.output import statistics_text, summary_text, to_github, to_json, to_text
 
@@ -152,6 +170,7 @@ def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy
                   exclude=project.exclude, per_path=project.per_path, severity=project.severity,
                   **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
                                        ("max_total_bytes", given["max_total_size"])) if v})
+    output_file = given["output_file"]
     out = open(output_file, "w", encoding="utf-8") if output_file else None
     try:
         colour = out is None and colour_wanted()
@@ -184,13 +203,13 @@ def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy
             out.close()
     _internal(report, (ctx.obj or {}).get("debug"))
     if report.internal:
-        sys.exit(EXIT_INTERNAL)
+        return EXIT_INTERNAL
     if report.errors:
-        sys.exit(EXIT_ERROR)
+        return EXIT_ERROR
     threshold = SEVERITIES.index(fail_on)
     if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
 def _internal(report, debug: bool) -> None:

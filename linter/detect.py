@@ -129,11 +129,17 @@ def worth_walking(path: str) -> bool:
 
 
 def read_text(path: str) -> Optional[str]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
-    except OSError:
-        return None
+    from linter.inputs import on_stdin
+
+    data = on_stdin(path)
+    if data is not None:
+        data = data[:1 << 20]
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(1 << 20)
+        except OSError:
+            return None
     if b"\0" in data or data.startswith(_BINARY_MAGIC):
         return None
     text = data.decode("utf-8", "replace")

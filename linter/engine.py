@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Optional
 
 from linter.detect import ENTRY_NAMES, SERVERS, detect, read_text, worth_walking
+from linter.inputs import on_stdin
 from linter.rule import SEVERITIES, Rule, load_rules
 from linter.model import distinct_unknowns
 from linter.syntax import ConfigError, LoadOptions, Span
@@ -180,7 +181,7 @@ def lint(paths: Iterable[str], **kwargs) -> Report:
     for path in paths:
         if os.path.isdir(path):
             run.directory(path)
-        elif os.path.isfile(path):
+        elif os.path.isfile(path) or on_stdin(path) is not None:
             run.file(path)
         else:
             run.report.errors.append(ConfigError("no such file or directory", path))

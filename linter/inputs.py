@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Optional
 
 from linter.syntax import ConfigError
 
@@ -39,8 +41,33 @@ class Budget:
     used: int = 0
 
 
+# Configurations given on standard input (`check -`), by the absolute path they stand for
+# (--stdin-filename). Set only inside `given_on_stdin()`, by the CLI, for one run.
+_ON_STDIN: dict = {}
+
+
+@contextmanager
+def given_on_stdin(path: str, data: bytes):
+    """While inside, `path` reads as `data` (whether or not a file is there)."""
+    key = os.path.abspath(path)
+    _ON_STDIN[key] = data
+    try:
+        yield
+    finally:
+        _ON_STDIN.pop(key, None)
+
+
+def on_stdin(path: str) -> Optional[bytes]:
+    return _ON_STDIN.get(os.path.abspath(path)) if _ON_STDIN else None
+
+
 def read_config(path: str, budget: Budget) -> str:
     """The text of one configuration file, or a ConfigError saying why it cannot be read."""
+    given = on_stdin(path)
+    if given is not None:
+        _check_size(path, len(given), budget)
+        budget.used += len(given)
+        return decode(given, path)
     real = os.path.realpath(path)
     if (real.startswith(_SYSTEM_TREES) and not real.startswith(_SHARED_MEMORY)) or real in ("/proc", "/sys", "/dev"):
         raise ConfigError(f"refusing to read {path}: it is a system file ({real}), not a configuration", path)
