@@ -120,6 +120,9 @@ def main(ctx, debug):
               help="The project configuration to use (default: .matrix-proxy-lint.toml or pyproject.toml's "
                    "[tool.matrix-proxy-lint], found upward from the first path, up to the repository root).")
 @click.option("--isolated", is_flag=True, help="Ignore every project configuration file.")
+@click.option("--suppress-all", metavar="REASON",
+              help="Add a `# matrix-proxy-lint: ignore[CODE] REASON` comment above every finding (to adopt "
+                   "the linter on an existing deployment), then exit 0.")
 @click.option("--stdin-filename", help="With `-`: the path the text on stdin stands for (its name, includes, "
                                        "and the project configuration that applies).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the findings and errors: no summary, no notes.")
@@ -129,7 +132,7 @@ def main(ctx, debug):
 @click.pass_context
 def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore,
           include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
-          statistics, output_file, stdin_filename):
+          statistics, output_file, stdin_filename, suppress_all):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
@@ -170,6 +173,8 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
                   exclude=project.exclude, per_path=project.per_path, severity=project.severity,
                   **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
                                        ("max_total_bytes", given["max_total_size"])) if v})
+    if given["suppress_all"] is not None:
+        return _suppress_all(report, given["suppress_all"])
     output_file = given["output_file"]
     out = open(output_file, "w", encoding="utf-8") if output_file else None
     try:
@@ -209,6 +214,24 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
     threshold = SEVERITIES.index(fail_on)
     if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
         return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _suppress_all(report, reason: str) -> int:
+    from linter.output import TextWriter
+    from linter.suppress import INVALID, UNUSED, write_all
+
+    if not reason.strip() or "\n" in reason:
+        raise click.BadParameter("a one-line reason is required", param_hint="--suppress-all")
+    if report.errors or report.internal:
+        click.echo("\n\n".join(TextWriter(colour=False).error(e) for e in report.errors), err=True)
+        click.echo("nothing written: fix the configuration errors first", err=True)
+        return EXIT_ERROR
+    findings = [f for f in report.findings if f.rule.code not in (UNUSED, INVALID)]
+    written = write_all(findings, reason.strip(), refuse=set(report.outside))
+    total = sum(written.values())
+    click.echo(f"added {total} suppression comment{'s' if total != 1 else ''} to {len(written)} "
+               f"file{'s' if len(written) != 1 else ''}", err=True)
     return EXIT_CLEAN
 
 

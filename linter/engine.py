@@ -476,13 +476,30 @@ class _Run:
                     # lowered (it may not hold) stays lowered.
                     severity = self.options.severity_of(best.rule, severity)
                 report.findings.append(Result(best.rule, severity, message, span, best.server, best.unless))
-        from linter.suppress import apply
-
-        report.findings = apply(report.findings)
+        self._suppressions(report)
         report.findings.sort(key=lambda r: (r.span.path, r.span.line, r.span.column, r.rule.code))
         report.outside = [self._show(f) for f in self.outside]
         self._notes(len(hidden))
         return report
+
+    def _suppressions(self, report: Report) -> None:
+        """Suppression comments silence findings; the comments that are malformed or silence
+        nothing become findings themselves (MPL003, MPL002) in the files the user asked about."""
+        from linter.suppress import apply
+
+        known = {r.code for r in load_rules()}
+        ran = {r.code for r in self.rules}
+        outside = {self._real(f) for f in self.outside}
+        files = [f for f in report.files if self._real(f) not in outside]
+        report.findings, problems = apply(report.findings, files, known, ran)
+        meta = {r.code: r for r in self.rules}
+        servers = {context.candidate.real: context.candidate.server for context in self.contexts.values()}
+        for code, message, span in problems:
+            if code in meta:
+                rule = meta[code]
+                server = servers.get(self._real(span.path)) or next(iter(servers.values()), "")
+                report.findings.append(Result(rule, self.options.severity_of(rule, rule.severity), message, span,
+                                              server, ()))
 
     def _load(self, c: _Candidate, scratch: Report):
         """The configuration's model; a crash in its front end becomes an internal error for the
