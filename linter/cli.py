@@ -120,6 +120,10 @@ def main(ctx, debug):
               help="The project configuration to use (default: .matrix-proxy-lint.toml or pyproject.toml's "
                    "[tool.matrix-proxy-lint], found upward from the first path, up to the repository root).")
 @click.option("--isolated", is_flag=True, help="Ignore every project configuration file.")
+@click.option("--baseline", type=click.Path(dir_okay=False),
+              help="Report only the findings this baseline (from --write-baseline) does not hold.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False),
+              help="Write every current finding to this baseline file, then exit 0.")
 @click.option("--suppress-all", metavar="REASON",
               help="Add a `# matrix-proxy-lint: ignore[CODE] REASON` comment above every finding (to adopt "
                    "the linter on an existing deployment), then exit 0.")
@@ -132,7 +136,7 @@ def main(ctx, debug):
 @click.pass_context
 def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore,
           include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
-          statistics, output_file, stdin_filename, suppress_all):
+          statistics, output_file, stdin_filename, suppress_all, baseline, write_baseline):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
@@ -175,6 +179,10 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
                                        ("max_total_bytes", given["max_total_size"])) if v})
     if given["suppress_all"] is not None:
         return _suppress_all(report, given["suppress_all"])
+    if given["write_baseline"]:
+        return _write_baseline(report, given["write_baseline"])
+    if given["baseline"]:
+        _apply_baseline(report, given["baseline"])
     output_file = given["output_file"]
     out = open(output_file, "w", encoding="utf-8") if output_file else None
     try:
@@ -215,6 +223,38 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
     if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _write_baseline(report, path: str) -> int:
+    from linter.baseline import write
+    from linter.output import TextWriter
+
+    if report.errors or report.internal:
+        click.echo("\n\n".join(TextWriter(colour=False).error(e) for e in report.errors), err=True)
+        click.echo("no baseline written: fix the configuration errors first", err=True)
+        return EXIT_ERROR
+    n = write(path, report.findings)
+    click.echo(f"wrote {n} finding{'s' if n != 1 else ''} to the baseline {path}", err=True)
+    return EXIT_CLEAN
+
+
+def _apply_baseline(report, path: str) -> None:
+    from linter.baseline import apply
+    from linter.output import TextWriter
+    from linter.syntax import ConfigError
+
+    try:
+        new, fixed = apply(path, report.findings, report.files)
+    except ConfigError as e:
+        click.echo(TextWriter(colour=False).error(e), err=True)
+        sys.exit(EXIT_ERROR)
+    hidden = len(report.findings) - len(new)
+    report.findings = new
+    if hidden:
+        report.notes.append(f"{hidden} known finding{'s' if hidden != 1 else ''} hidden by the baseline {path}")
+    if fixed:
+        report.notes.append(f"{len(fixed)} finding{'s' if len(fixed) != 1 else ''} of the baseline "
+                            f"{'are' if len(fixed) != 1 else 'is'} gone (fixed): update it with --write-baseline")
 
 
 def _suppress_all(report, reason: str) -> int:

@@ -89,3 +89,65 @@ def test_suppress_all_writes_reasoned_comments_that_silence_every_finding(tmp_pa
     assert lint([str(path)]).findings == [], "re-linted: every finding silenced, no comment unused or invalid"
     again = CliRunner().invoke(main, ["check", "--isolated", "--suppress-all", "x", str(path)])
     assert again.exit_code == 0 and path.read_text() == text, "idempotent"
+
+
+def test_a_baseline_survives_a_line_shifting_edit_and_lets_new_findings_through(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from linter.cli import main
+
+    def check(*args):
+        return CliRunner().invoke(main, ["check", "--isolated", "--format", "json", *args, str(path)])
+
+    path = tmp_path / "s.conf"
+    path.write_text(BASE % "")
+    baseline = tmp_path / "baseline.json"
+    written = CliRunner().invoke(main, ["check", "--isolated", "--write-baseline", str(baseline), str(path)])
+    assert written.exit_code == 0, written.output
+    assert len(json.loads(baseline.read_text())["findings"]) == len(lint([str(path)]).findings) > 0
+    # Lines added above move every finding down: still known.
+    path.write_text("# the Matrix site\n\n" + BASE % "")
+    shifted = check("--baseline", str(baseline))
+    assert shifted.exit_code == 0 and json.loads(shifted.stdout)["findings"] == [], shifted.output
+    # A new problem is reported; the known ones stay hidden.
+    path.write_text("# the Matrix site\n\n" + (BASE % "").replace(
+        "    }\n}", "    }\n    location /_synapse/client {\n        proxy_pass http://127.0.0.1:8008/x;\n    }\n}"))
+    new = json.loads(check("--baseline", str(baseline)).stdout)["findings"]
+    assert new and {f["line"] for f in new} == {10}, new
+    # Fixing a known finding says the baseline can be updated.
+    path.write_text((BASE % "").replace("proxy_pass http://127.0.0.1:8008/;", "proxy_pass http://127.0.0.1:8008;"))
+    fixed = check("--baseline", str(baseline))
+    assert "gone (fixed)" in fixed.output
+
+
+def test_a_broken_baseline_is_an_error(tmp_path):
+    from click.testing import CliRunner
+
+    from linter.cli import main
+
+    path = tmp_path / "s.conf"
+    path.write_text(BASE % "")
+    bad = tmp_path / "baseline.json"
+    bad.write_text('{"version": 1, "findings": [}')
+    result = CliRunner().invoke(main, ["check", "--isolated", "--baseline", str(bad), str(path)])
+    assert result.exit_code == 2 and "not a baseline" in result.output
+
+
+def test_a_baseline_never_hides_a_rule_it_did_not_record(tmp_path):
+    """Written when only MPL101 existed (--select stands for an older version's rule set): the
+    other rules' findings on the same lines are new."""
+    import json
+
+    from click.testing import CliRunner
+
+    from linter.cli import main
+
+    path = tmp_path / "s.conf"
+    path.write_text(BASE % "")
+    baseline = tmp_path / "baseline.json"
+    CliRunner().invoke(main, ["check", "--isolated", "--select", "MPL101", "--write-baseline", str(baseline), str(path)])
+    result = CliRunner().invoke(main, ["check", "--isolated", "--format", "json", "--baseline", str(baseline), str(path)])
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert "MPL101" not in rules and {"MPL106", "MPL201"} <= rules
