@@ -200,6 +200,7 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
         elif fmt == "json":
             echo(to_json(report))
         elif fmt == "github":
+            _github_extras(report)
             if not quiet:
                 _notes(report)
             if report.errors or report.findings:
@@ -223,6 +224,21 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
     if any(SEVERITIES.index(r.severity) <= threshold for r in report.findings if r.rule.code != UNRESOLVED_INCLUDE):
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _github_extras(report) -> None:
+    """The step summary (when GitHub provides the file), and a note when annotations will be hidden."""
+    from linter.output import GITHUB_ANNOTATIONS_PER_LEVEL, github_hidden, github_summary
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(github_summary(report))
+    hidden = github_hidden(report)
+    if hidden:
+        report.notes.append(f"GitHub shows at most {GITHUB_ANNOTATIONS_PER_LEVEL} annotations of each level per "
+                            f"step: {hidden} of these will not be shown"
+                            f"{' (the step summary lists them per rule)' if summary else ''}")
 
 
 def _write_baseline(report, path: str) -> int:

@@ -72,6 +72,43 @@ def to_github(report) -> str:
     return "\n".join(lines)
 
 
+# GitHub shows at most this many annotations of each level (error, warning, notice) per step.
+GITHUB_ANNOTATIONS_PER_LEVEL = 10
+
+
+def github_hidden(report) -> int:
+    """How many of the annotations `to_github` writes GitHub will not show."""
+    levels = ["error"] * len(report.errors) + [_GITHUB_LEVEL[r.severity] for r in report.findings]
+    return sum(max(0, levels.count(level) - GITHUB_ANNOTATIONS_PER_LEVEL) for level in set(levels))
+
+
+def github_summary(report) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: findings per rule, with each rule's page."""
+    from linter.docs import rule_url
+
+    lines = ["## matrix-proxy-lint", ""]
+    if not report.findings and not report.errors:
+        return "\n".join(lines + [f"No findings in {len(report.files)} file{'s' if len(report.files) != 1 else ''}.", ""])
+    if report.errors:
+        lines += [f"**{len(report.errors)} configuration error{'s' if len(report.errors) != 1 else ''}**", ""]
+    counts: dict = {}
+    for r in report.findings:
+        counts.setdefault(r.rule, {}).setdefault(r.severity, 0)
+        counts[r.rule][r.severity] += 1
+    lines += ["| Rule | Name | Findings |", "|---|---|---|"]
+    for rule, by in sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0].code)):
+        url = rule_url(rule)
+        code = f"[{rule.code}]({url})" if url else rule.code
+        detail = ", ".join(f"{n} {sev}" for sev, n in sorted(by.items()))
+        lines.append(f"| {code} | `{rule.slug}` | {sum(by.values())} ({detail}) |")
+    hidden = github_hidden(report)
+    if hidden:
+        lines += ["", f"GitHub shows at most {GITHUB_ANNOTATIONS_PER_LEVEL} annotations of each level per step: "
+                      f"{hidden} of this run's are not shown on the pull request (upload `--format sarif` to "
+                      f"code scanning to see them all)."]
+    return "\n".join(lines + [""])
+
+
 class TextWriter:
     def __init__(self, colour: bool, framed: Optional[set] = None):
         self.colour = colour

@@ -241,3 +241,18 @@ def test_rules_by_prefix_and_as_json():
     assert [d["code"] for d in doc] == [r.code for r in load_rules() if r.code.startswith("MPL2")]
     assert all(d["url"].endswith(f"/docs/rules/{d['code']}.md") and "## What it does" in d["docs"] for d in doc)
     assert CliRunner().invoke(main, ["rules", "MPL9999"]).exit_code == 2
+
+
+def test_github_step_summary_and_hidden_annotations(tmp_path, monkeypatch):
+    conf = tmp_path / "site.conf"
+    conf.write_text("server {\n    listen 443 ssl;\n" + "".join(
+        f"    location /_matrix/x{i} {{ proxy_pass http://127.0.0.1:8008/_matrix/x{i}; }}\n" for i in range(12))
+        + "}\n")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = CliRunner().invoke(main, ["check", "--isolated", "--format", "github", "--select", "MPL201", str(conf)])
+    assert result.output.count("::error ") == 12
+    assert "2 of these will not be shown" in result.output
+    table = summary.read_text()
+    assert "| [MPL201](" in table and "| 12 (12 error) |" in table
+    assert "2 of this run's are not shown" in table
