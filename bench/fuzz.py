@@ -112,6 +112,8 @@ REGRESSIONS: dict[str, list[tuple[str, str]]] = {
         ("include-fifo", f"server {{ include {FIFO_NAME}; }}\n"),
         ("backtracking-location-regex", "server { location ~ (" + ".*" * 40 + ")\\.gif$ { return 403; } "
                                         "location /_matrix { proxy_pass http://127.0.0.1:8008; } }\n"),
+        ("body-size-5000-digits", "server { listen 443 ssl; client_max_body_size " + "9" * 5000
+                                  + "; location /_matrix { proxy_pass http://127.0.0.1:8008; } }\n"),
         ("wellknown-root-180kB", "server { listen 443 ssl; location = /.well-known/matrix/server { root /"
                                  + "ab/" * 45000 + "; } }\n"),
         ("more-set-headers-3000-args", "server { location / { more_set_headers"

@@ -388,7 +388,7 @@ class Config:
 def parse_size(text: str) -> Optional[int]:
     """nginx/Caddy style size ("1m", "50M", "512k", "0") to bytes."""
     m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", text or "")
-    if not m:
-        return None
+    if not m or len(m.group(1)) > 18:
+        return None     # over 18 digits: more than the servers accept (nginx: "invalid value")
     mult = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
     return int(m.group(1)) * mult
