@@ -99,6 +99,9 @@ def main(ctx, debug):
 @click.option("--haproxy-version", callback=_version, help="Target HAProxy version, e.g. 2.8 (default: 2.6).")
 @click.option("--caddy-directive", "caddy_directives", multiple=True, callback=_codes,
               help="A directive your Caddy build adds (a plugin's); repeatable or comma-separated.")
+@click.option("--homeserver-config", type=click.Path(dir_okay=False),
+              help="The homeserver's configuration (Synapse homeserver.yaml, Dendrite YAML, conduwuit/"
+                   "continuwuity/tuwunel TOML), to check the proxy against it.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="warning", show_default=True,
               help="Lowest severity that makes the exit code 1.")
 @click.option("--select", multiple=True, callback=_codes, help="Only these rules (codes, prefixes or slugs).")
@@ -134,7 +137,8 @@ def main(ctx, debug):
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this file instead of stdout.")
 @click.pass_context
-def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, fail_on, select, ignore,
+def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, homeserver_config,
+          fail_on, select, ignore,
           include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
           statistics, output_file, stdin_filename, suppress_all, baseline, write_baseline):
     """Lint configuration files or directories.
@@ -172,6 +176,7 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
     _check_codes(select + ignore)
     report = lint(paths, server=server, prefix=prefix, nginx_version=given["nginx_version"],
                   haproxy_version=given["haproxy_version"], caddy_directives=given["caddy_directives"],
+                  homeserver_config=given["homeserver_config"],
                   select=select, ignore=ignore, include_paths=given["include_paths"],
                   strict_includes=given["strict_includes"], includers=True, root=given["root"], hook=hook,
                   exclude=project.exclude, per_path=project.per_path, severity=project.severity,

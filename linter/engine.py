@@ -107,6 +107,8 @@ class Options:
     haproxy_version: Optional[tuple] = None
     # Directives the user's Caddy build has beyond the standard ones (plugins).
     caddy_directives: tuple = ()
+    # The homeserver's configuration file, to check the proxy against (linter.homeserver).
+    homeserver_config: Optional[str] = None
     select: tuple = ()
     ignore: tuple = ()
     include_paths: tuple = ()
@@ -178,6 +180,14 @@ def lint(paths: Iterable[str], **kwargs) -> Report:
     options = Options(**kwargs)
     rules = [r for r in load_rules() if options.wants(r)]
     run = _Run(options, rules)
+    if options.homeserver_config:
+        from linter.homeserver import load as load_homeserver
+
+        try:
+            run.homeserver = load_homeserver(options.homeserver_config)
+            run.wanted.add(os.path.realpath(options.homeserver_config))    # its findings are asked for
+        except ConfigError as error:
+            run.report.errors.append(error)
     for path in paths:
         if os.path.isdir(path):
             run.directory(path)
@@ -228,6 +238,7 @@ class _Run:
         self.skipped: list = []             # (path, why) of files that are no proxy config
         self.walks: dict = {}               # root -> {real path: _Candidate} (repository walks)
         self.outside: list = []             # files read from this machine outside the tree
+        self.homeserver = None              # linter.homeserver.Homeserver, from --homeserver-config
         self.unreadable: list = []          # (path, why) of configs the include search could not parse
         self._reals: dict = {}
 
@@ -513,7 +524,10 @@ class _Run:
             self.report.internal.append(InternalError.from_exception(self._show(c.path), "parsing", c.crash))
             return None
         try:
-            return load_config(c.path, c.server, self.options.for_path(c.path), scratch, c.tree_roots, tree=tree)
+            config = load_config(c.path, c.server, self.options.for_path(c.path), scratch, c.tree_roots, tree=tree)
+            if config is not None:
+                config.homeserver = self.homeserver
+            return config
         except Exception as error:
             self.report.internal.append(InternalError.from_exception(self._show(c.path), "building the model",
                                                                      error))

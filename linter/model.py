@@ -383,6 +383,8 @@ class Config:
     notes: list = field(default_factory=list)     # things the builder could not model, for trace
     # Unseen regions that could add whole sites (an unresolved include at the global level).
     unknowns: list = field(default_factory=list)
+    # The homeserver's own configuration (`linter.homeserver.Homeserver`), when one was given.
+    homeserver: Optional[object] = None
 
 
 def parse_size(text: str) -> Optional[int]:

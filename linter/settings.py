@@ -93,6 +93,7 @@ OPTION_KEYS: dict[str, tuple[str, Callable, str]] = {
     "nginx-version": ("nginx_version", _version, ""),
     "haproxy-version": ("haproxy_version", _version, ""),
     "caddy-directives": ("caddy_directives", _strings, ""),
+    "homeserver-config": ("homeserver_config", _string, "path"),
     "select": ("select", _strings, ""),
     "ignore": ("ignore", _strings, ""),
     "fail-on": ("fail_on", _choice(SEVERITIES), ""),

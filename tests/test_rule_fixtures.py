@@ -28,9 +28,19 @@ def server_of(path: Path) -> str:
 
 
 def options_for(path: Path) -> dict:
-    first = path.read_text().splitlines()[0]
-    m = re.match(r"#\s*nginx-version:\s*([\d.]+)", first)
-    return {"nginx_version": tuple(int(x) for x in m.group(1).split("."))} if m else {}
+    """From the fixture's leading comment lines: `# nginx-version: X.Y.Z`, and `# homeserver-config:
+    FILE` (beside the fixture) for the rules that check the proxy against the homeserver."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        m = re.match(r"#\s*nginx-version:\s*([\d.]+)", line)
+        if m:
+            out["nginx_version"] = tuple(int(x) for x in m.group(1).split("."))
+        m = re.match(r"#\s*homeserver-config:\s*(\S+)", line)
+        if m:
+            out["homeserver_config"] = str(path.parent / m.group(1))
+    return out
 
 
 def expected(path: Path) -> set:
