@@ -123,6 +123,9 @@ def main(ctx, debug):
               help="The project configuration to use (default: .matrix-proxy-lint.toml or pyproject.toml's "
                    "[tool.matrix-proxy-lint], found upward from the first path, up to the repository root).")
 @click.option("--isolated", is_flag=True, help="Ignore every project configuration file.")
+@click.option("--fix", is_flag=True, help="Apply the mechanical fixes to the files, then report what is left.")
+@click.option("--diff", is_flag=True, help="Print the mechanical fixes as a unified diff; change nothing "
+                                           "(exit 1 when there is one).")
 @click.option("--baseline", type=click.Path(dir_okay=False),
               help="Report only the findings this baseline (from --write-baseline) does not hold.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False),
@@ -140,7 +143,7 @@ def main(ctx, debug):
 def check(ctx, paths, server, fmt, prefix, nginx_version, haproxy_version, caddy_directives, homeserver_config,
           fail_on, select, ignore,
           include_paths, strict_includes, root, hook, max_file_size, max_total_size, config_file, isolated, quiet,
-          statistics, output_file, stdin_filename, suppress_all, baseline, write_baseline):
+          statistics, output_file, stdin_filename, suppress_all, baseline, write_baseline, fix, diff):
     """Lint configuration files or directories.
 
     A directory: its entry points (the configs no other config in it includes), each with what it
@@ -174,14 +177,30 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
     server, fmt, prefix, fail_on = given["server"], given["fmt"], given["prefix"], given["fail_on"]
     select, ignore, quiet, statistics = given["select"], given["ignore"], given["quiet"], given["statistics"]
     _check_codes(select + ignore)
-    report = lint(paths, server=server, prefix=prefix, nginx_version=given["nginx_version"],
-                  haproxy_version=given["haproxy_version"], caddy_directives=given["caddy_directives"],
-                  homeserver_config=given["homeserver_config"],
-                  select=select, ignore=ignore, include_paths=given["include_paths"],
-                  strict_includes=given["strict_includes"], includers=True, root=given["root"], hook=hook,
-                  exclude=project.exclude, per_path=project.per_path, severity=project.severity,
-                  **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
-                                       ("max_total_bytes", given["max_total_size"])) if v})
+    options = dict(server=server, prefix=prefix, nginx_version=given["nginx_version"],
+                   haproxy_version=given["haproxy_version"], caddy_directives=given["caddy_directives"],
+                   homeserver_config=given["homeserver_config"],
+                   select=select, ignore=ignore, include_paths=given["include_paths"],
+                   strict_includes=given["strict_includes"], includers=True, root=given["root"], hook=hook,
+                   exclude=project.exclude, per_path=project.per_path, severity=project.severity,
+                   **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
+                                        ("max_total_bytes", given["max_total_size"])) if v})
+    report = lint(paths, **options)
+    if given["diff"] or given["fix"]:
+        changes = _fixes(report)
+        if given["diff"]:
+            from linter.fixes import unified_diff
+
+            for path, (old, new, _) in changes.items():
+                click.echo(unified_diff(path, old, new), nl=False)
+            return EXIT_FINDINGS if changes else EXIT_CLEAN
+        for path, (_, new, _) in changes.items():
+            with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                fh.write(new)
+        fixed = sum(len(applied) for _, _, applied in changes.values())
+        report = lint(paths, **options)     # what is left, at its new positions
+        report.notes.insert(0, f"fixed {fixed} finding{'s' if fixed != 1 else ''} in {len(changes)} "
+                               f"file{'s' if len(changes) != 1 else ''}")
     if given["suppress_all"] is not None:
         return _suppress_all(report, given["suppress_all"])
     if given["write_baseline"]:
@@ -244,6 +263,21 @@ def _github_extras(report) -> None:
         report.notes.append(f"GitHub shows at most {GITHUB_ANNOTATIONS_PER_LEVEL} annotations of each level per "
                             f"step: {hidden} of these will not be shown"
                             f"{' (the step summary lists them per rule)' if summary else ''}")
+
+
+def _fixes(report) -> dict:
+    from linter.fixes import plan
+
+    def read(path):
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                return fh.read()
+        except OSError:
+            return None
+
+    if report.errors:
+        return {}       # a file that does not parse is not edited
+    return plan(report.findings, set(report.outside), read)
 
 
 def _write_baseline(report, path: str) -> int:
