@@ -310,7 +310,9 @@ class Action:
     # proxy: what the upstream's X-Forwarded-For holds. "append": the client's own header with
     # the client address after it (a client can put any address first: nginx
     # $proxy_add_x_forwarded_for, Apache mod_proxy, HAProxy `option forwardfor` keep what the
-    # client sent); "replace": the client address only; "absent": none is sent; None: unknown.
+    # client sent); "replace": the client address only; "absent": the proxy adds none of its
+    # own (nginx without proxy_set_header, Apache `ProxyAddHeaders Off`: a header the client
+    # sent still passes through untouched); None: unknown.
     # `forwarded_for_span` points at the directive (or the proxy directive, for a default).
     forwarded_for: Optional[str] = None
     forwarded_for_span: Optional[Span] = None
