@@ -26,8 +26,8 @@ def _documents(config, path):
     seen = set()
     for site in config.sites:
         route = wellknown_route(site, path)
-        if route is None or route.action.kind not in ("respond", "static"):
-            continue
+        if route is None or route.fallback or route.action.kind not in ("respond", "static"):
+            continue    # a fallback is the server's default handling, not a document (Apache's 404)
         body, span = _body(config, route, path)
         if body is None or span in seen:
             continue
@@ -126,7 +126,12 @@ def wellknown_invalid_json(config):
     """
     for path in (WELL_KNOWN_SERVER, WELL_KNOWN_CLIENT):
         for site, route, span, doc, error in _documents(config, path):
-            if error is not None:
+            if error is not None and route.facts.get("apache_error_page"):
+                yield Finding(f"{path} is answered with Apache's HTML error page for status "
+                              f"{route.action.status}, not a JSON document: mod_rewrite's `[R={route.action.status}]` "
+                              f"sends an error document; serve a file (`Alias`) or set `ErrorDocument "
+                              f"{route.action.status}` to the JSON", span)
+            elif error is not None:
                 yield Finding(f"{path} is not valid JSON: {error}", span)
             elif not isinstance(doc, dict):
                 yield Finding(f"{path} must be a JSON object, not {type(doc).__name__}", span)
@@ -269,6 +274,25 @@ _DEFAULT_TYPE_HINT = {
 }
 
 
+_SECOND_TYPE_HINT = {
+    "nginx": "use default_type instead of adding a second one",
+    "apache": "set it once, with `ForceType` or `Header set Content-Type` (which replaces it)",
+    "caddy": "set it once with `header Content-Type` (which replaces it)",
+    "haproxy": "set it once (`http-response set-header`, or the return's `content-type`)",
+}
+
+
+def _unreached(route, name: str) -> str:
+    """Why a header written for the route is not on its own answer (Apache's onsuccess table)."""
+    if route.action.kind != "respond" or "apache_locations" not in route.facts:
+        return ""
+    for op in route.headers:
+        if op.key == name.lower() and op.on_proxied and not op.on_generated and op.span is not None:
+            return (f" (`{op.source or op.name}` at line {op.span.line} does not reach answers Apache makes "
+                    f"itself; only `Header always` does)")
+    return ""
+
+
 def _ok_outcome(route, path):
     request = Request("GET", "https", "localhost", 443, path)
     return outcomes(route, request)[0]
@@ -311,7 +335,7 @@ def wellknown_content_type(config):
         seen = set()
         for site in config.sites:
             route = wellknown_route(site, path)
-            if route is None or route.action.kind not in ("respond", "static"):
+            if route is None or route.fallback or route.action.kind not in ("respond", "static"):
                 continue
             if route.action.kind == "respond" and route.action.status != 200:
                 continue
@@ -329,10 +353,10 @@ def wellknown_content_type(config):
                               span, severity="info", unless=route.unknowns)
             elif len(values) > 1:
                 yield Finding(f"{path} is sent with {len(values)} Content-Type headers ({', '.join(values)}): "
-                              f"use default_type instead of adding a second one", span)
+                              f"{_SECOND_TYPE_HINT.get(config.server, 'set it once')}", span)
             else:
                 yield Finding(f"{path} is sent as `{values[0] if values else 'no content type'}`, "
-                              f"not application/json", span)
+                              f"not application/json" + _unreached(route, "Content-Type"), span)
 
 
 @rule("MPL305", "wellknown-client-cors", "error")
@@ -372,7 +396,7 @@ def wellknown_client_cors(config):
     seen = set()
     for site in config.sites:
         route = wellknown_route(site, WELL_KNOWN_CLIENT)
-        if route is None or route.action.kind not in ("respond", "static"):
+        if route is None or route.fallback or route.action.kind not in ("respond", "static"):
             continue
         span = route.action.span or route.span
         if span in seen:
@@ -383,7 +407,8 @@ def wellknown_client_cors(config):
             continue
         if not values:
             yield Finding("/.well-known/matrix/client is served without Access-Control-Allow-Origin: web "
-                          "clients cannot discover the homeserver", span, unless=route.unknowns)
+                          "clients cannot discover the homeserver" + _unreached(route, "Access-Control-Allow-Origin"),
+                          span, unless=route.unknowns)
         else:
             yield Finding(f"/.well-known/matrix/client is served with Access-Control-Allow-Origin "
                           f"{', '.join(values)}: it must be exactly `*`", span)

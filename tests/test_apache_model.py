@@ -43,7 +43,8 @@ def test_proxypass_lines_first_match_wins_and_match_whole_segments():
     assert pick(config, "/_matrix/client/versions").action.upstream == "http://127.0.0.1:81"
     config = model(vhost("    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon"))
     assert pick(config, "/_matrix").action.kind == "proxy"
-    assert pick(config, "/_matrixfoo").action.kind == "none"
+    other = pick(config, "/_matrixfoo")          # no handler: core's default handling, a 404
+    assert other.fallback and (other.action.kind, other.action.status) == ("respond", 404)
 
 
 def test_proxypass_in_the_last_matching_location_beats_server_lines_and_exclusions():
@@ -358,7 +359,7 @@ def test_proxied_bodies_have_no_limit_and_the_upstream_down_is_a_503():
     assert route.max_body_size is None
     request = Request("GET", "https", "matrix.example.org", 443, "/_matrix/x")
     down = outcomes(route, request, upstream_down=True)[0]
-    assert (down.status, down.values("Content-Type")) == (503, ["text/html"])
+    assert (down.status, down.values("Content-Type")) == (503, ["text/html; charset=iso-8859-1"])
 
 
 # -- the Synapse docs' example -------------------------------------------------------------
@@ -372,7 +373,9 @@ def test_synapse_docs_example_is_clean():
               if r["local_path"].endswith("element-hq__synapse/docs__reverse_proxy.md__block04.conf")]
     report = lint([row["abspath"]], server="apache")
     assert report.errors == []
-    assert [(f.rule.code, f.span.line) for f in report.findings] == []
+    # Issue 11: mod_proxy's default X-Forwarded-For keeps the client's value (MPL406, its own rule
+    # and fixtures); everything else in the docs' example is clean.
+    assert [(f.rule.code, f.span.line) for f in report.findings if f.rule.code != "MPL406"] == []
 
 
 def test_directory_sections_decide_access_to_files_not_to_proxied_requests():
@@ -400,3 +403,168 @@ def test_a_passthrough_rewrite_with_l_stops_rewriting_but_not_proxypass():
     RewriteRule ^/_matrix/(.*)$ http://127.0.0.1:8009/_matrix/$1 [P]
     ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon"""))
     assert pick(config, "/_matrix/client/versions").action.upstream == "http://127.0.0.1:8008"
+
+
+# -- X-Forwarded-For (Action.forwarded_for); the real server: tests/real/test_model_apache.py --
+
+def forwarded(body):
+    config = model(vhost(body))
+    action = pick(config, "/_matrix/client/versions").action
+    assert action.kind == "proxy"
+    return action.forwarded_for, action.forwarded_for_span.line if action.forwarded_for_span else None
+
+
+PASS = "    ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon"
+
+
+def test_mod_proxy_appends_to_the_clients_forwarded_for_by_default():
+    assert forwarded(PASS) == ("append", 3)                       # the ProxyPass
+    assert forwarded("    RewriteEngine On\n    RewriteRule ^/_matrix/(.*) http://127.0.0.1:8008/_matrix/$1 [P]") \
+        == ("append", 4)                                           # the RewriteRule [P]
+    assert forwarded("    RequestHeader append X-Forwarded-For 192.0.2.1\n" + PASS) == ("append", 4)
+    assert forwarded("    RequestHeader set X-Other 1\n" + PASS) == ("append", 4)
+
+
+def test_request_header_that_drops_the_clients_value_replaces_it():
+    # RequestHeader (early or not) runs before mod_proxy, which then appends the client address.
+    assert forwarded("    RequestHeader set X-Forwarded-For %{REMOTE_ADDR}s\n" + PASS) == ("replace", 3)
+    assert forwarded("    RequestHeader set X-Forwarded-For %{REMOTE_ADDR}s early\n" + PASS) == ("replace", 3)
+    assert forwarded("    RequestHeader set X-Forwarded-For expr=%{REMOTE_ADDR}\n" + PASS) == ("replace", 3)
+    assert forwarded("    RequestHeader unset X-Forwarded-For\n" + PASS) == ("replace", 3)
+    assert forwarded("    <Location /_matrix>\n        RequestHeader unset X-Forwarded-For\n    </Location>\n"
+                     + PASS) == ("replace", 4)
+    # unset, then the client's value cannot come back
+    assert forwarded("    RequestHeader unset X-Forwarded-For\n    RequestHeader setifempty X-Forwarded-For "
+                     "%{REMOTE_ADDR}s\n" + PASS) == ("replace", 4)
+
+
+def test_proxy_add_headers_off_leaves_what_request_header_leaves():
+    assert forwarded("    ProxyAddHeaders Off\n" + PASS) == ("absent", 3)
+    assert forwarded("    ProxyAddHeaders Off\n    RequestHeader unset X-Forwarded-For\n" + PASS) == ("absent", 4)
+    assert forwarded("    ProxyAddHeaders Off\n    RequestHeader set X-Forwarded-For %{REMOTE_ADDR}s\n" + PASS) \
+        == ("replace", 4)
+    assert forwarded("    ProxyAddHeaders Off\n    RequestHeader append X-Forwarded-For 192.0.2.1\n" + PASS) \
+        == ("append", 4)
+    # a <Proxy> section's setting applies to its URLs
+    assert forwarded("    <Proxy http://127.0.0.1:8008/*>\n        ProxyAddHeaders Off\n    </Proxy>\n" + PASS)[0] \
+        == "absent"
+
+
+def test_forwarded_for_the_model_cannot_tell_is_unknown():
+    assert forwarded("    RequestHeader set X-Forwarded-For %{REMOTE_ADDR}s env=trusted\n" + PASS)[0] is None
+    assert forwarded("    RequestHeader set X-Forwarded-For 192.0.2.1\n" + PASS)[0] is None
+    assert forwarded("    RequestHeader edit X-Forwarded-For ^[^,]*, \"\"\n" + PASS)[0] is None
+    # mod_remoteip takes the client address from the header it names
+    assert forwarded("    RemoteIPHeader X-Forwarded-For\n" + PASS) == (None, 3)
+
+
+# -- core's default handling (Site.fallback) ------------------------------------------------
+
+def test_site_fallback_is_cores_default_handling_by_method():
+    config = model(vhost("    Header always set X-Always 1\n    Header set X-Onsuccess 1\n" + PASS))
+    site = config.sites[0]
+    shape = [(r.condition.methods if r.condition else None, r.action.status, r.action.content_type)
+             for r in site.fallback]
+    html = "text/html; charset=iso-8859-1"
+    assert shape[0] == (frozenset({"OPTIONS"}), 200, None)
+    assert shape[1] == (frozenset({"TRACE"}), 200, "message/http")
+    assert shape[2] == (frozenset({"GET", "HEAD", "POST"}), 404, html)
+    assert shape[3] == (frozenset({"CONNECT"}), 400, html)
+    assert shape[4][1:] == (405, html) and {"PUT", "DELETE", "PATCH", "PROPFIND"} <= shape[4][0]
+    assert shape[5] == (None, 501, html)
+    assert all(r.fallback and r.span == site.span for r in site.fallback)
+    assert not any(r.fallback for r in site.routes)
+    request = Request("OPTIONS", "https", "matrix.example.org", 443, "/elsewhere")
+    route = select(config, request).route
+    assert route.fallback and route.facts["apache_default_handler"] == "options"
+    (options,) = outcomes(route, request)
+    assert options.status == 200 and options.values("Allow") == ["GET,POST,OPTIONS,HEAD,TRACE"]
+    assert options.values("X-Onsuccess") == ["1"] and options.values("X-Always") == ["1"]
+    (missing,) = outcomes(pick(config, "/elsewhere"), Request("GET", "https", "matrix.example.org", 443, "/elsewhere"))
+    assert (missing.status, missing.values("Content-Type")) == (404, [html])
+    assert missing.values("X-Always") == ["1"] and missing.values("X-Onsuccess") == []
+
+
+def test_fallback_inside_a_location_keeps_its_headers_and_a_document_root_is_no_fallback():
+    config = model(vhost("    <Location /_matrix/media>\n        Header always set X-Media 1\n    </Location>\n"
+                         + PASS.replace("/_matrix ", "/_matrix/client ").replace("/_matrix nocanon",
+                                                                                  "/_matrix/client nocanon")))
+    route = pick(config, "/_matrix/media/v3/config")
+    assert route.fallback and route.action.status == 404 and "<Location /_matrix/media>" in route.match.text
+    assert [op.value for op in route.headers if op.key == "x-media"] == ["1"]
+    assert pick(config, "/_matrix/media/v3/config", "OPTIONS").action.status == 200
+    static = model(vhost("    DocumentRoot /var/www/html\n" + PASS))
+    route = pick(static, "/index.html")
+    assert route.action.kind == "static" and not route.fallback
+
+
+def test_fallback_depends_on_unseen_includes():
+    config = model(vhost("    Include /etc/apache2/not-here.conf\n" + PASS))
+    site = config.sites[0]
+    assert all(any("not-here" in u.what for u in r.unknowns) for r in site.fallback)
+    assert any("not-here" in u.what for u in pick(config, "/elsewhere").unknowns)
+
+
+# -- Apache's own answers: error pages, [R=200], ErrorDocument, denied paths ------------------
+
+def test_rewrite_r200_is_apaches_error_page_that_only_header_always_reaches():
+    config = model(vhost("""
+    <Location /.well-known/matrix/client>
+        Header set Access-Control-Allow-Origin "*"
+        Header always set X-Always 1
+        RewriteEngine On
+        RewriteRule .* - [R=200,L]
+    </Location>"""))
+    route = pick(config, "/.well-known/matrix/client")
+    action = route.action
+    assert (action.kind, action.status, action.content_type) == ("respond", 200, "text/html; charset=iso-8859-1")
+    assert action.body.startswith("<!DOCTYPE HTML") and route.facts["apache_error_page"]
+    assert "<Location /.well-known/matrix/client>" in route.match.text     # written for the well-known
+    (answer,) = outcomes(route, Request("GET", "https", "matrix.example.org", 443, "/.well-known/matrix/client"))
+    assert answer.values("Access-Control-Allow-Origin") == [] and answer.values("X-Always") == ["1"]
+
+
+def test_error_document_text_is_the_body_and_keeps_apaches_type():
+    config = model(vhost("""
+    <Location /.well-known/matrix/server>
+        ErrorDocument 200 '{"m.server": "matrix.example.org:443"}'
+        RewriteEngine On
+        RewriteRule .* - [R=200,L]
+    </Location>
+    ErrorDocument 404 /errors/404.html"""))
+    route = pick(config, "/.well-known/matrix/server")
+    assert route.action.body == '{"m.server": "matrix.example.org:443"}'
+    assert route.action.content_type == "text/html; charset=iso-8859-1" and not route.facts["apache_error_page"]
+    missing = pick(config, "/elsewhere")                 # a local page: what it serves is unknown
+    assert missing.action.status == 404 and missing.action.body is None and missing.action.content_type is None
+
+
+def test_location_denied_answers_403_for_the_matrix_paths_it_covers():
+    """`<Location "/"> Require all denied` with only the client API opened: the media and federation
+    paths are a configured 403 route (not the fallback), which cross-server rules can select."""
+    config = model(vhost("""
+    <Location "/">
+        Require all denied
+    </Location>
+    <Location "/_matrix/client/">
+        Require all granted
+        ProxyPass http://127.0.0.1:8008/_matrix/client/ nocanon
+    </Location>"""))
+    for path in ("/_matrix/media/v3/download/example.org/abc", "/_matrix/federation/v1/version"):
+        for method in ("GET", "OPTIONS"):
+            route = pick(config, path, method)
+            assert (route.action.kind, route.action.status) == ("respond", 403), (path, method)
+            assert route.access_restricted and not route.fallback
+            assert route.action.span.line == 5                    # the Require all denied
+            assert route.match.text == "<Location />"
+            assert route.action.content_type == "text/html; charset=iso-8859-1"
+            assert route in config.sites[0].routes
+    assert pick(config, "/_matrix/client/versions").action.kind == "proxy"
+
+
+def test_refusals_carry_apaches_error_page_type():
+    config = model(vhost(PASS))
+    site = config.sites[0]
+    request = Request("GET", "https", "matrix.example.org", 443, "/_matrix/client/v3/a%2Fb")
+    refused = refusal(site, request, select_request(site, request)[0])
+    assert (refused.status, refused.content_type) == (404, "text/html; charset=iso-8859-1")

@@ -440,3 +440,35 @@ def test_known_content_leaves_nothing_unknown(tmp_path):
     config = build(only(load(entry)))
     assert config.unknowns == [] and config.sites[0].unknowns == []
     assert all(r.unknowns == [] for r in config.sites[0].routes)
+
+
+# -- the default handling is an answer that unseen regions can change ---------------------
+
+def test_a_snippets_default_handling_depends_on_the_configuration_around_it():
+    """A file of directives is the body of a site we cannot see: that site may have a
+    DocumentRoot, handlers or `Header always` lines, so its fallback routes depend on it."""
+    config = build(only(parse_string("ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon\n",
+                                     "/cfg/snippet.conf")), {})
+    site = config.sites[0]
+    assert site.fallback and all(r.fallback for r in site.fallback)
+    for route in site.fallback:
+        assert "the configuration that includes `/cfg/snippet.conf`" in [u.what for u in route.unknowns]
+    route, _ = select_route(site, "GET", "/elsewhere")
+    assert route.fallback and "the configuration that includes `/cfg/snippet.conf`" in [u.what for u in route.unknowns]
+
+
+def test_an_unresolved_include_in_a_location_reaches_its_default_handling(tmp_path):
+    main = write(tmp_path / "matrix.conf", """\
+        <VirtualHost *:443>
+            ServerName matrix.example.org
+            <Location /_matrix/media>
+                Include /srv/mpl-nowhere/media.conf
+            </Location>
+            ProxyPass /_matrix/client http://127.0.0.1:8008/_matrix/client nocanon
+        </VirtualHost>
+        """)
+    config = build(load(main), {})
+    route, _ = select_route(config.sites[0], "GET", "/_matrix/media/v3/config")
+    assert route.fallback and whats(route.unknowns) == ["/srv/mpl-nowhere/media.conf"]
+    other, _ = select_route(config.sites[0], "GET", "/elsewhere")
+    assert other.fallback and whats(other.unknowns) == []

@@ -9,7 +9,13 @@
   (handler, matching <Location>s) is one Route; the build enumerates those reached by the paths
   the configuration names and by the Matrix probes, and `linter.apache.routing` builds any other
   on demand. Selection is `Site.selection = "apache"`.
-- Headers follow mod_headers' two tables (headers.py); URIs follow mod_proxy (uri.py, upstream.py).
+- Headers follow mod_headers' two tables (headers.py); URIs follow mod_proxy (uri.py, upstream.py);
+  `Action.forwarded_for` follows RequestHeader, then mod_proxy's own append (routes.forwarded_for).
+- Default handling (routes.default_handling): a request no handler takes, with no DocumentRoot
+  written, is answered by core's default handler as for a file that does not exist: 404 (GET,
+  HEAD, POST), OPTIONS 200 with `Allow`, 405/400/501 for other methods, Apache's own page
+  (`text/html; charset=iso-8859-1`). `Site.fallback` holds those answers at site level; selection
+  returns them (`Route.fallback`) with the headers of the <Location>s that match.
 
 Open world (unknowns.py): `Route.unknowns`, `Site.unknowns` and `Config.unknowns` hold the
 includes and macros the front end could not read wherever their directives would apply. A file
@@ -36,7 +42,7 @@ from linter.model import Config, Listen, Site, Unknown
 from . import headers as mod_headers
 from .handlers import rewrite_rules
 from .resolve import ServerModel, resolve, server_model
-from .routes import route
+from .routes import fallback_routes, route
 from .sections import Server, is_on, main_and_virtual_hosts
 from .unknowns import distinct, unknowns_in
 from .upstream import literal_prefix
@@ -101,6 +107,7 @@ def _site(server: Server, notes: list, listens: Optional[list] = None, context: 
         [l for l in (mod_headers.read(d) for body in _bodies(server) for d in body if d.key == "header")
          if l is not None], "proxy")
     _enumerate_routes(site, model)
+    site.fallback = fallback_routes(model)
     return site
 
 

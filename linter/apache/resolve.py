@@ -43,6 +43,7 @@ class Resolution:
     unknowns: list
     condition: Optional[Condition] = None
     excluded: Optional[Directive] = None     # the `ProxyPass … !` that stopped proxying
+    method: str = "GET"            # the request method (core's default handling depends on it)
 
     @property
     def key(self) -> tuple:
@@ -117,7 +118,7 @@ def resolve(model: ServerModel, method: str, path: str, request=None,
     perdir = _perdir_rewrite(locations, method, request, unknowns, force)
     if perdir is not None:
         handler, condition = perdir, perdir.condition()
-    return Resolution(handler, locations, unknowns, condition, excluded)
+    return Resolution(handler, locations, unknowns, condition, excluded, method.upper())
 
 
 def _proxy_handler(model: ServerModel, locations: tuple, path: str):

@@ -4,7 +4,10 @@
 normalised path, with the RewriteConds it cannot decide from the method alone. `select_request`
 takes a whole `linter.select.Request` instead: RewriteConds on headers (`%{HTTP:Upgrade}`) are
 then decided, and the raw target is checked the way Apache checks it first (`%2F` with
-AllowEncodedSlashes Off: 404; a bad escape: 400), which `refusal` reports.
+AllowEncodedSlashes Off: 404; a bad escape: 400), which `refusal` reports with Apache's error page
+type. A path no handler takes gets core's default handling for the method (`Route.fallback`, see
+routes.default_handling), so every request has a route. `content_type_note` says, in Apache's
+terms, why a route's Content-Type is left open (for `trace`).
 """
 from __future__ import annotations
 
@@ -53,3 +56,16 @@ def refusal(site, request, route=None) -> Optional[Refused]:
     except Refused as refused:
         return refused
     return None
+
+
+def content_type_note(route) -> Optional[str]:
+    """Why the model leaves a route's Content-Type open, in Apache's terms (for `trace`, in place
+    of nginx's `default_type` note); None when it is known."""
+    action = route.action
+    if action.content_type is not None or action.kind not in ("respond", "redirect", "static"):
+        return None
+    if action.kind == "respond" and action.body is None and action.status is not None and action.status >= 400:
+        return ("the Content-Type is that of the local page an `ErrorDocument` names, which this file "
+                "does not show")
+    return ("the Content-Type comes from the file name's extension (mod_mime: TypesConfig, AddType, "
+            "ForceType); Apache sends none for a name without one")

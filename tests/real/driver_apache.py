@@ -10,7 +10,8 @@ then only these directives are rewritten, everything else is copied as written:
 - certificates, logs, pid, runtime dir, mutexes → the work dir; `User nobody`/`Group nogroup`.
 - a prelude loads modules by absolute path: a config with its own LoadModule lines only gets an
   MPM if it has none; a snippet gets Debian's default modules plus proxy, proxy_http,
-  proxy_wstunnel, headers, rewrite, ssl, socache_shmcb, remoteip, http2, expires and cache.
+  proxy_wstunnel, headers, rewrite, ssl, socache_shmcb, remoteip, http2, expires, cache and the
+  balancer (proxy_balancer, lbmethod_byrequests, slotmem_shm).
 
 The upstream sees the rewritten address in `Host` unless the config sets `ProxyPreserveHost On`.
 """
@@ -30,7 +31,8 @@ SYSTEM_FILES = ("mods-available/*", "conf-available/*", "magic")
 SNIPPET_MODULES = ["mpm_event", "access_compat", "alias", "auth_basic", "authn_core", "authn_file",
                    "authz_core", "authz_host", "authz_user", "deflate", "dir", "env", "filter", "mime",
                    "reqtimeout", "setenvif", "proxy", "proxy_http", "proxy_wstunnel", "headers", "rewrite",
-                   "socache_shmcb", "ssl", "remoteip", "http2", "expires", "cache"]
+                   "socache_shmcb", "ssl", "remoteip", "http2", "expires", "cache", "proxy_balancer",
+                   "lbmethod_byrequests", "slotmem_shm"]
 # Directives the prelude owns (dropped from the config) and ones that need files we do not have.
 DROPPED = {"serverroot", "pidfile", "defaultruntimedir", "mutex", "lockfile", "user", "group",
            "scoreboardfile", "coredumpdirectory", "namevirtualhost", "sslcertificatechainfile",

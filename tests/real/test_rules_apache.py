@@ -165,3 +165,49 @@ def test_mpl304_a_file_without_extension_has_no_content_type(apache, tmp_path):
     r = apache(good).request("GET", "/.well-known/matrix/server")
     assert r.status == 200 and r.header_values("Content-Type") == ["application/json"]
     assert flagged("MPL304", bad, tmp_path) and not flagged("MPL304", good, tmp_path)
+
+
+def test_mpl301_304_305_rewrite_r200_answers_with_apaches_error_page(apache, fake_homeserver, tmp_path):
+    """The delegation guide's `Header set …` plus `RewriteRule .* - [R=200,L]`: Apache sends its
+    HTML error page with status 200, none of the `Header set` lines; ErrorDocument 200 and `Header
+    always` make it the JSON document with its type and CORS."""
+    bad = (FIXTURES / "wellknown-rewrite-error-page.bad.conf").read_text()
+    good = (FIXTURES / "wellknown-rewrite-error-page.good.conf").read_text()
+    origin = [("Origin", "https://app.element.io")]
+    for path in ("/.well-known/matrix/client", "/.well-known/matrix/server"):
+        r = apache(bad).request("GET", path, headers=origin)
+        assert r.status == 200 and r.header_values("Content-Type") == ["text/html; charset=iso-8859-1"]
+        assert r.header_values("Access-Control-Allow-Origin") == []
+        assert r.body.startswith(b"<!DOCTYPE HTML")
+    r = apache(good).request("GET", "/.well-known/matrix/client", headers=origin)
+    assert r.status == 200 and r.header_values("Content-Type") == ["application/json"]
+    assert r.header_values("Access-Control-Allow-Origin") == ["*"]
+    assert r.json() == {"m.homeserver": {"base_url": "https://matrix.example.org"}}
+    r = apache(good).request("GET", "/.well-known/matrix/server")
+    assert r.header_values("Content-Type") == ["application/json"] and r.json() == {"m.server": "matrix.example.org:443"}
+    assert fake_homeserver.requests == []
+    for code in ("MPL301", "MPL304", "MPL305"):
+        assert flagged(code, bad, tmp_path) and not flagged(code, good, tmp_path), code
+
+
+def test_default_handling_of_a_static_only_vhost(apache, tmp_path):
+    """A vhost that proxies nothing: OPTIONS is 200 with `Allow` (core's default handling), not
+    a 404, and what nothing serves is Apache's 404 page; the model's fallback says the same."""
+    from linter.apache.routing import select_request
+    from linter.predict import outcomes
+    from linter.select import Request
+
+    text = "<VirtualHost *:80>\n    ServerName example.org\n</VirtualHost>\n"
+    path = tmp_path / "static.conf"
+    path.write_text(text)
+    parse, build = front_end("apache")
+    config = build.build(parse.load(str(path)), {})
+    proxy = apache(text)
+    for method, status in (("OPTIONS", 200), ("GET", 404), ("POST", 404), ("PUT", 405)):
+        request = Request(method, "http", "example.org", 80, "/.well-known/matrix/client")
+        route, _ = select_request(config.sites[0], request)
+        (predicted,) = outcomes(route, request)
+        r = proxy.request(method, "/.well-known/matrix/client")
+        assert r.status == status == predicted.status, method
+        assert r.header_values("Content-Type") == predicted.values("Content-Type"), method
+        assert bool(r.header_values("Allow")) == bool(predicted.values("Allow")) == (status in (200, 405)), method
