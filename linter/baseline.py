@@ -3,19 +3,18 @@
     matrix-proxy-lint check --write-baseline .matrix-proxy-lint-baseline.json deploy/
     matrix-proxy-lint check --baseline .matrix-proxy-lint-baseline.json deploy/
 
-A finding is known by its fingerprint (`fingerprint()`): the rule's code, the file (relative to
-the baseline's directory), the text the finding points at with its whitespace normalised, and
-how many findings of the same rule on the same text come before it in the file. Line numbers
+A finding is known by its fingerprint (`linter.formats.fingerprints`, the one SARIF and GitLab
+reports carry): the rule's code, the file (relative to the baseline's directory), the text the
+finding points at with its whitespace normalised, the header of the block around it, and how
+many findings of the same rule on the same text in that block come before it. Line numbers
 are not part of it, so moving a block or adding lines above it keeps the finding known; editing
 the flagged directive makes it new. A rule added in a later version has no entries, so its
 findings are never hidden.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 
 from linter.syntax import ConfigError
 
@@ -23,39 +22,13 @@ VERSION = 1
 
 
 def fingerprints(findings: list, base: str) -> list:
-    """The fingerprint of each finding, in order."""
-    texts: dict = {}
-    seen: dict = {}
-    out = []
-    for f in sorted(findings, key=lambda f: (f.span.path, f.span.line, f.span.column, f.rule.code)):
-        path = f.span.path
-        if path not in texts:
-            texts[path] = _lines(path)
-        text = _span_text(texts[path], f.span)
-        rel = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
-        key = (f.rule.code, rel, text)
-        seen[key] = seen.get(key, 0) + 1
-        digest = hashlib.sha256("\0".join([*key, str(seen[key])]).encode("utf-8", "surrogateescape")).hexdigest()
-        out.append((f, digest[:32]))
-    order = {id(f): fp for f, fp in out}
-    return [order[id(f)] for f in findings]
+    """The fingerprint of each finding, in order: the one SARIF and GitLab reports carry too
+    (`linter.formats.fingerprints`), with paths relative to the baseline's directory."""
+    from types import SimpleNamespace
 
+    from linter.formats import fingerprints as of_report
 
-def _lines(path: str) -> list:
-    from linter.inputs import Budget, read_config
-
-    try:
-        return read_config(path, Budget()).split("\n")
-    except ConfigError:
-        return []
-
-
-def _span_text(lines: list, span) -> str:
-    if not (1 <= span.line <= len(lines)):
-        return ""
-    line = lines[span.line - 1]
-    end = span.end_column if span.end_line == span.line and span.end_column > span.column else len(line) + 1
-    return re.sub(r"\s+", " ", line[max(span.column, 1) - 1:end - 1]).strip()
+    return of_report(SimpleNamespace(findings=list(findings)), base)
 
 
 def write(path: str, findings: list) -> int:

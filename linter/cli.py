@@ -91,8 +91,10 @@ def main(ctx, debug):
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--server", type=click.Choice(SERVERS), help="Treat every file as this server's config.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
-              help="github: annotations for GitHub Actions.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif", "gitlab", "junit", "checkstyle",
+                                                   "html"]), default="text", show_default=True,
+              help="github: annotations for GitHub Actions; sarif: GitHub code scanning; gitlab: Code Quality; "
+                   "html: a self-contained audit report.")
 @click.option("--prefix", type=click.Path(file_okay=False),
               help="The server's prefix/config dir, to resolve relative includes of a copied tree.")
 @click.option("--nginx-version", callback=_version, help="Target nginx version, e.g. 1.26.0.")
@@ -183,6 +185,7 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
                    select=select, ignore=ignore, include_paths=given["include_paths"],
                    strict_includes=given["strict_includes"], includers=True, root=given["root"], hook=hook,
                    exclude=project.exclude, per_path=project.per_path, severity=project.severity,
+                   keep_models=fmt == "html",
                    **{k: v for k, v in (("max_file_bytes", given["max_file_size"]),
                                         ("max_total_bytes", given["max_total_size"])) if v})
     report = lint(paths, **options)
@@ -223,6 +226,22 @@ def _check(ctx, paths, config_file, isolated, hook) -> int:
                 echo(summary_text(report, colour))
         elif fmt == "json":
             echo(to_json(report))
+        elif fmt == "sarif":
+            from linter.formats import FORMATS
+
+            echo(FORMATS["sarif"](report))      # notes are inside the log
+        elif fmt in ("gitlab", "junit", "checkstyle"):
+            from linter.formats import FORMATS
+
+            if not quiet:
+                _notes(report)
+            echo(FORMATS[fmt](report))
+        elif fmt == "html":
+            from linter.formats.html import to_html
+
+            if not quiet:
+                _notes(report)
+            echo(to_html(report, report.configs))
         elif fmt == "github":
             _github_extras(report)
             if not quiet:

@@ -94,6 +94,8 @@ class Report:
     outside: list = field(default_factory=list)
     # Bugs in the linter, one per file and stage (exit code 3).
     internal: list = field(default_factory=list)
+    rules: list = field(default_factory=list, repr=False)      # the rules that ran (SARIF describes them)
+    configs: list = field(default_factory=list, repr=False)    # the models, with Options.keep_models (HTML)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -109,6 +111,8 @@ class Options:
     caddy_directives: tuple = ()
     # The homeserver's configuration file, to check the proxy against (linter.homeserver).
     homeserver_config: Optional[str] = None
+    # Keep every configuration's model on the report (the HTML report draws them).
+    keep_models: bool = False
     select: tuple = ()
     ignore: tuple = ()
     include_paths: tuple = ()
@@ -419,6 +423,8 @@ class _Run:
             c = context.candidate
             scratch = Report()
             config = self._load(c, scratch)
+            if config is not None and self.options.keep_models:
+                report.configs.append(config)
             if config is not None:
                 for f in config.tree.outside:
                     if f not in self.outside:
@@ -490,6 +496,7 @@ class _Run:
         self._suppressions(report)
         report.findings.sort(key=lambda r: (r.span.path, r.span.line, r.span.column, r.rule.code))
         report.outside = [self._show(f) for f in self.outside]
+        report.rules = list(self.rules)
         self._notes(len(hidden))
         return report
 
