@@ -43,8 +43,11 @@ class Outcome:
 
 
 def upstream_is_homeserver(route: Route) -> bool:
-    return route.action.kind == "proxy" and (
-        route.serves_matrix() or route.facts.get("wellknown_proxied", False))
+    """Whether the route proxies to a Matrix homeserver, as far as the configuration shows
+    (`linter.matrix.homeserver`: only a "yes" counts; "unsure" is not asserted)."""
+    from linter.matrix import homeserver
+
+    return route.action.kind == "proxy" and homeserver(route).yes
 
 
 def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optional[int] = None,
@@ -74,8 +77,10 @@ def outcomes(route: Optional[Route], request: Request, *, upstream_status: Optio
                 _proxied(route, request, "upstream-error", 500, homeserver),
                 _down(route, request)]
     if action.kind == "static":
-        out = _generated(route, request, "proxy", 200, _own_headers(route))
-        out.notes.append("static file: 200 when the file exists, 404 otherwise")
+        status = action.status if action.status is not None else 200
+        out = _generated(route, request, "proxy", status, _own_headers(route))
+        out.notes.append("static file: 200 when the file exists, 404 otherwise" if action.status is None
+                         else f"static file: {status}, the server's answer for a file that is not there")
         return [out]
     return [Outcome("proxy", None, notes=["no action the model knows: the server's default handling"])]
 

@@ -416,3 +416,42 @@ def test_include_inside_if_is_allowed_as_nginx_does(tmp_path):
     # Its argument count is still checked.
     conf = write(tmp_path / "two.conf", "server { include a.conf b.conf; }\n")
     assert [e.message for e in load(conf).errors] == ['invalid number of arguments in "include" directive']
+
+
+# --- the default handling (Site.fallback) in an open world ---------------------------------
+
+def test_fallback_of_a_snippet_carries_the_unseen_configuration_around_it():
+    """A server block linted alone: the http block around it (headers, error_page, root) is not
+    seen, so the default handling's answer depends on it, and says so."""
+    config = build(parse_string("""
+    server {
+        listen 80;
+        location /_matrix { proxy_pass http://127.0.0.1:8008; }
+    }""", "snippet.conf"), {})
+    fallback = config.sites[0].fallback
+    assert [r.action.status for r in fallback] == [404, 405]
+    for route in fallback:
+        assert route.fallback
+        assert [u.what for u in route.unknowns] == ["the configuration that includes `snippet.conf`"]
+
+
+def test_fallback_is_not_claimed_absent_behind_an_unresolved_server_include(tmp_path):
+    """An include in the server that cannot be read could add the location that takes the
+    request: the fallback's answer names it as unseen."""
+    path = write(tmp_path / "nginx.conf", """
+    http { server { listen 80;
+        include /nonexistent/locations.conf;
+        location /_matrix { proxy_pass http://127.0.0.1:8008; }
+    } }""")
+    config = build(load(path), {})
+    (site,) = config.sites
+    assert site.unknowns
+    for route in site.fallback:
+        assert any("/nonexistent/locations.conf" in u.what for u in route.unknowns)
+
+
+def test_forwarded_for_of_a_location_in_a_snippet_is_unknown_not_absent():
+    """The http block around a snippet could set X-Forwarded-For for every location."""
+    config = build(parse_string("location /_matrix { proxy_pass http://127.0.0.1:8008; }", "loc.conf"), {})
+    (route,) = config.sites[0].routes
+    assert route.action.forwarded_for is None

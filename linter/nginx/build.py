@@ -92,6 +92,7 @@ class _Builder:
     def add_anonymous_site(self, directives: list, level: Level) -> None:
         site = Site("nginx", selection="nginx", facts={"snippet": True}, unknowns=list(level.unknowns))
         self._routes(site, directives, level, parent=None)
+        site.fallback = self._fallback(site, directives[0], level)
         self.sites.append(site)
 
     def add_site(self, server: Directive, http_level: Level) -> None:
@@ -111,7 +112,24 @@ class _Builder:
         site.headers = list(level.response_headers)
         self._server_phase(site, body, level)
         self._routes(site, body, level, parent=None)
+        site.fallback = self._fallback(site, server, level)
         self.sites.append(site)
+
+    # -- what nginx does with a request no location takes: its static handler, at server level
+    def _fallback(self, site: Site, at: Directive, level: Level) -> list:
+        """`Site.fallback`: nginx's content handlers with the server's settings (measured with
+        nginx 1.22, tests/real/test_model_nginx.py): GET, HEAD and POST look for a file under the
+        root, and no such file is 404 (the model cannot know which files exist: a file that does
+        exist is served, 200, or for POST 405); every other method is 405. Both are nginx's own
+        HTML error pages, with the server level's `always` headers only."""
+        out = []
+        for condition, action, page in _static_answers(at, level, None):
+            route = self._route(Match("any", text="(no location: nginx's static handler)"), action, at, level,
+                                condition=condition, fallback=True)
+            if page is not None:
+                route.facts["error_page"] = page
+            out.append(route)
+        return out
 
     # -- server rewrite phase: runs before a location is chosen
     def _server_phase(self, site: Site, body: list, level: Level) -> None:
@@ -127,17 +145,20 @@ class _Builder:
             if d.key == "if":
                 ret = next((c for c in (d.block or []) if c.key in ("return",)), None)
                 if ret is not None:
-                    site.routes.append(self._route(Match("any", text="(server level)"), _return_action(ret, level),
-                                                   d, level, phase="server", condition=_condition(d)))
+                    early = self._route(Match("any", text="(server level)"), _return_action(ret, level),
+                                        d, level, phase="server", condition=_condition(d))
+                    early.facts["if_args"] = list(d.args)
+                    site.routes.append(early)
             if d.key == "rewrite" and len(d.args) >= 2:
                 site.facts.setdefault("server_rewrites", []).append(d)
 
-    def _route(self, match, action, d, level, *, phase="location", condition=None, group=None, parent=None):
+    def _route(self, match, action, d, level, *, phase="location", condition=None, group=None, parent=None,
+               fallback=False):
         if group is None:
             self._group += 1
             group = self._group
         route = Route(match, action, d.span, list(level.response_headers), condition, group, parent,
-                      phase=phase)
+                      phase=phase, fallback=fallback)
         route.max_body_size = _body_size(level)
         route.facts["body_size_directive"] = level.setting("client_max_body_size")
         route.facts["body_size_unseen_parent"] = not level.complete
@@ -164,6 +185,7 @@ class _Builder:
             if route.facts["internal"]:
                 route.access_restricted = True
             site.routes.append(route)
+            self._static(route, d, inner, loc_level)
             for c in inner:
                 if c.key == "if" and c.block is not None:
                     self._if_variant(site, route, c, action, loc_level, match)
@@ -178,7 +200,31 @@ class _Builder:
         variant.dropped_headers = list(if_level.dropped)
         variant.facts["dropped_at"] = if_level.dropped_at
         variant.facts["noregex"] = route.facts.get("noregex", False)
+        variant.facts["if_args"] = list(d.args)
         site.routes.append(variant)
+        self._static(variant, d, inner, if_level)
+
+    def _static(self, route: Route, d: Directive, inner: list, level: Level) -> None:
+        """`facts["static_answers"]`: for a location that nginx's static handler answers (no
+        proxy_pass, return or try_files), [(methods or None for any, Route or None for the route
+        itself)] tried in order (see `_static_answers`); `linter.nginx.routing.select_request`
+        answers with them."""
+        if route.action.kind not in ("static", "none") or any(c.key == "try_files" for c in inner):
+            return
+        answers = []
+        for condition, action, page in _static_answers(d, level, route.action):
+            methods = condition.methods if condition is not None else None
+            if action is route.action:
+                answers.append((methods, None))
+                continue
+            r = Route(route.match, action, route.span, list(route.headers), condition, route.group, route.parent,
+                      dropped_headers=list(route.dropped_headers), max_body_size=route.max_body_size,
+                      access_restricted=route.access_restricted, facts=dict(route.facts),
+                      unknowns=list(route.unknowns))
+            if page is not None:
+                r.facts["error_page"] = page
+            answers.append((methods, r))
+        route.facts["static_answers"] = answers
 
     def _action(self, site, inner: list, level: Level, match: Match, fallback: Optional[Action] = None) -> Action:
         for d in inner:
@@ -226,6 +272,7 @@ class _Builder:
                 action.request_headers["_servers"] = self.upstreams[name]
         action.request_headers.update({k: v for k, (v, _) in level.proxy_headers.items()})
         action.request_headers_unknowns = list(level.forwarding_unknowns)
+        action.forwarded_for, action.forwarded_for_span = _forwarded_for(level, d)
         rewrite = next((r for r in inner if r.key == "rewrite" and len(r.args) >= 2
                         and (len(r.args) < 3 or r.args[2] in ("break", "last"))), None)
         if uri is not None:
@@ -256,6 +303,52 @@ class _Builder:
             action.uri_reason = ("a `rewrite` runs before proxy_pass: nginx then sends the rewritten, "
                                  "decoded and normalised URI")
         return action
+
+
+# Variables nginx fills from the connection, not from a client's header: a value made of these
+# (and constants) replaces whatever X-Forwarded-For the client sent.
+_CONNECTION_VARIABLES = {"remote_addr", "realip_remote_addr", "binary_remote_addr", "remote_port",
+                         "realip_remote_port", "server_addr", "server_port", "proxy_protocol_addr"}
+# Variables that carry the client's own X-Forwarded-For.
+_CLIENT_XFF_VARIABLES = {"proxy_add_x_forwarded_for", "http_x_forwarded_for"}
+
+
+def _forwarded_for(level: Level, proxy: Directive) -> tuple:
+    """(Action.forwarded_for, span) for a proxy_pass at this level.
+
+    proxy_set_header is an array directive: the nearest level that sets any is the whole list
+    (`level.proxy_headers`), and only the unseen regions from that level down could still add one
+    (`level.forwarding_unknowns`). Without X-Forwarded-For in it nginx sends none of its own (the
+    client's own header, if any, passes through as every request header does).
+    """
+    found = [(value, span) for name, value, span in level.proxy_header_list if name == "x-forwarded-for"]
+    if not found:
+        if level.forwarding_unknowns:
+            return None, None
+        return "absent", proxy.span
+    kinds = [_forwarded_for_value(value) for value, _ in found]
+    sent = [(k, span) for k, (_, span) in zip(kinds, found) if k != "absent"]
+    if not sent:
+        return "absent", found[0][1]    # an empty value: nginx sends no such header at all
+    if len(sent) > 1 and sent[0][0] != "append":
+        # Each line is a header of its own: the upstream reads the first, or all joined; the
+        # left-most value is the first line's, but the client's header is there too.
+        return None, sent[0][1]
+    return sent[0]
+
+
+def _forwarded_for_value(value: str) -> Optional[str]:
+    """What one `proxy_set_header X-Forwarded-For value` sends (see Action.forwarded_for)."""
+    if value == "":
+        return "absent"
+    names = {(m.group(1) or m.group(2)).lower() for m in re.finditer(r"\$\{(\w+)\}|\$(\w+)", value)}
+    if names & _CLIENT_XFF_VARIABLES:
+        return "append"
+    if all(n in _CONNECTION_VARIABLES or (n.startswith("http_") and n != "http_x_forwarded_for")
+           for n in names):
+        return "replace"
+    # A variable from `map`/`set`/a module: it could hold the client's header.
+    return None
 
 
 def _constant(sets: dict, variable) -> str:
@@ -368,6 +461,58 @@ def _rewrite_action(d: Directive) -> Action:
     flag = d.args[2] if len(d.args) > 2 else ""
     return Action("redirect", d.span, status=301 if flag == "permanent" else 302, location=d.args[1],
                   content_type="text/html")
+
+
+STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
+def _static_answers(at: Directive, level: Level, location: Optional[Action]) -> list:
+    """[(Condition, Action, error_page)] tried in order: what nginx's content handlers (index,
+    static) answer where no handler directive decides (`location` None: no location took the
+    request; else the location's own static/none action). GET, HEAD and POST look up a file: 404
+    for one that is not there, which is all the model can say (an existing file is 200; POST to it
+    405). Any other method is 405. An `error_page` for that status sends the request on to its
+    page (another location): the status is the error_page's, the Content-Type and headers the
+    page's, which the model leaves unknown; `error_page` is the directive, for facts."""
+    lookup = location
+    if lookup is None or lookup.kind == "none":
+        root = level.setting("root")
+        lookup = Action("static", at.span, root=root.args[0] if root is not None and root.args else "html",
+                        status=404, content_type="text/html")
+    answers = [(Condition("the request method is GET, HEAD or POST", STATIC_METHODS, at.span), lookup, None),
+               (None, Action("respond", at.span, status=405, content_type="text/html"), None)]
+    out = []
+    for condition, action, _ in answers:
+        page = None
+        if action is not location:
+            page = _error_page_for(level.error_pages, action.status)
+            if page is not None:
+                action.status = _error_page_code(page, action.status)
+                action.content_type = None
+        out.append((condition, action, page))
+    return out
+
+
+def _error_page_for(pages: list, status: int) -> Optional[Directive]:
+    for d in pages:
+        codes = [a for a in d.args[:-1] if not a.startswith("=")]
+        if str(status) in codes:
+            return d
+    return None
+
+
+def _error_page_code(d: Directive, status: int) -> Optional[int]:
+    """The status an `error_page` answers with: the same, `=code`, or unknown (`=` alone: the
+    page's own; a redirect to a URL: 302)."""
+    for a in d.args[:-1]:
+        if a.startswith("="):
+            return _number(a[1:]) if a != "=" else None
+    target = d.args[-1] if d.args else ""
+    if target.startswith(("http://", "https://", "$scheme")):
+        return 302
+    if target.startswith("@"):
+        return None     # a named location answers: whatever it does
+    return status
 
 
 def _body_size(level: Level) -> Optional[int]:

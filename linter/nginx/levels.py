@@ -2,7 +2,7 @@
 
 A `Level` is the effective configuration at http, server, location, nested location or
 `if`-in-location level. `Level.derive(directives)` applies nginx's merge rules: array directives
-(`add_header`, `proxy_set_header`, `proxy_hide_header`, `allow`/`deny`) are inherited only when the
+(`add_header`, `proxy_set_header`, `proxy_hide_header`, `allow`/`deny`, `error_page`) are inherited only when the
 current level defines none of them; plain values (`client_max_body_size`, `default_type`, ...) are
 inherited unless redefined; handler directives (`proxy_pass`, `return`, `rewrite`) never are.
 
@@ -35,8 +35,10 @@ class Level:
     header_inherit: str = "on"                           # add_header_inherit
     header_inherit_span: Optional[Span] = None
     proxy_headers: dict = field(default_factory=dict)    # proxy_set_header: lower name -> (value, span)
+    proxy_header_list: list = field(default_factory=list)  # every proxy_set_header: (lower name, value, span)
     settings: dict = field(default_factory=dict)         # plain inherited values: name -> Directive
     access: list = field(default_factory=list)           # allow/deny directives
+    error_pages: list = field(default_factory=list)      # error_page directives in effect
     # What this level did to inherited add_headers: (dropped HeaderOps, Span of this level's first add_header)
     dropped: list = field(default_factory=list)
     dropped_at: Optional[Span] = None
@@ -88,8 +90,12 @@ class Level:
         psh = [d for d in directives if d.key == "proxy_set_header" and len(d.args) >= 2]
         if psh:
             child.proxy_headers = {d.args[0].lower(): (d.args[1], d.span) for d in psh}
+            child.proxy_header_list = [(d.args[0].lower(), d.args[1], d.span) for d in psh]
         here = unresolved_here(directives)
         child.forwarding_unknowns = here if psh else list(self.forwarding_unknowns) + here
+        pages = [d for d in directives if d.key == "error_page" and len(d.args) >= 2]
+        if pages:
+            child.error_pages = pages
         access = [d for d in directives if d.key in ("allow", "deny")]
         if access:
             child.access = access

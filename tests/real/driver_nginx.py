@@ -9,7 +9,8 @@ includes along), edited as a payload, and written back with crossplane.build. Wh
 - `proxy_pass` (and `*_pass`, `upstream { server … }`, `proxy_redirect`) hosts → the upstream
   targets; the URI part of a proxy_pass URL is kept exactly as written. `https://` upstreams become
   `http://` (the fake homeserver speaks plain HTTP); that is recorded in `notes`.
-- certificates, pid, logs, temp and cache paths → the work dir; `user`, `resolver`, OCSP stapling,
+- certificates, pid, logs, temp and cache paths → the work dir; `user` (the worker keeps the user
+  the harness runs as, so it can enter the work dir), `resolver`, OCSP stapling,
   dhparam and session-ticket files are dropped.
 - a snippet is wrapped in a minimal main config that loads only the dynamic modules it uses
   (loading all of Debian's 20 costs ~150 ms per start).
@@ -17,6 +18,7 @@ includes along), edited as a payload, and written back with crossplane.build. Wh
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Optional
@@ -202,6 +204,12 @@ class _Editor:
                     d["args"][0] = f"http://{self.rewritten[authority]}{rest}"
         own = [_d("daemon", "off"), _d("worker_processes", "1"), _d("pid", str(self.workdir / "nginx.pid")),
                _d("error_log", str(self.workdir / "error.log"), "warn")]
+        if os.geteuid() == 0:
+            # Started as root, nginx runs its worker as `nobody`, which cannot enter the work dir
+            # (0700): every file lookup under the default root (`<prefix>/html`) would be 403
+            # "Permission denied". A deployment's worker can read its root, and a missing file is
+            # 404: keep the worker's user so the static handler answers as it does there.
+            own.append(_d("user", "root"))
         body = [d for d in body if d["directive"] not in OWN_MAIN and d["directive"] != "error_log"]
         if not any(d["directive"] == "events" for d in body):
             body.append(_d("events", block=[]))
