@@ -8,6 +8,8 @@ MPL106 (cors-duplicate-origin); both read the model, so they need no HAProxy twi
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from linter.matrix import ACAO, is_cors, site_serves_matrix
 from linter.predict import outcomes, upstream_is_homeserver
 from linter.rule import Finding, rule
@@ -144,7 +146,7 @@ def _proxied_matrix_routes(config):
                 yield site, route
 
 
-@rule("MPL803", "haproxy-forwarded-for-appended", "warning", servers=["haproxy"])
+@rule("MPL803", "haproxy-forwarded-for-appended", "warning", servers=["haproxy"], supersedes={"MPL406": "line"})
 def forwarded_for_appended(config):
     """## What it does
     Flags `option forwardfor` (or `http-request add-header X-Forwarded-For`) on Matrix traffic
@@ -192,6 +194,8 @@ def forwarded_for_appended(config):
             how = ("`option forwardfor if-none` passes on the client's own X-Forwarded-For whenever it sent one"
                    if "if-none" in d.args else
                    "`option forwardfor` appends the client address after the X-Forwarded-For the client sent")
+        elif (d.args[:1] or [""])[0].lower() == "set-header":
+            how = "`http-request set-header X-Forwarded-For` copies the X-Forwarded-For the client sent"
         else:
             how = "`http-request add-header X-Forwarded-For` appends after the X-Forwarded-For the client sent"
         yield Finding(f"{how}: Synapse trusts the left-most value, so clients can spoof their IP; use "
@@ -273,42 +277,106 @@ def timeout_server_too_short(config):
                           severity="info")
 
 
-# Keywords HAProxy 2.x refuses at startup, with what replaces them (messages of HAProxy 2.6).
-REMOVED = {
-    "reqadd": ("2.1", "http-request add-header"), "reqrep": ("2.1", "http-request replace-path / replace-header"),
-    "reqirep": ("2.1", "http-request replace-header"), "reqdel": ("2.1", "http-request del-header"),
-    "reqidel": ("2.1", "http-request del-header"), "reqdeny": ("2.1", "http-request deny"),
-    "reqideny": ("2.1", "http-request deny"), "reqallow": ("2.1", "http-request allow"),
-    "reqiallow": ("2.1", "http-request allow"), "reqpass": ("2.1", None), "reqipass": ("2.1", None),
-    "reqtarpit": ("2.1", "http-request tarpit"), "reqitarpit": ("2.1", "http-request tarpit"),
-    "reqsetbe": ("2.1", "use_backend"), "reqisetbe": ("2.1", "use_backend"),
-    "rspadd": ("2.1", "http-response add-header"), "rsprep": ("2.1", "http-response replace-header"),
-    "rspirep": ("2.1", "http-response replace-header"), "rspdel": ("2.1", "http-response del-header"),
-    "rspidel": ("2.1", "http-response del-header"), "rspdeny": ("2.1", "http-response deny"),
-    "rspideny": ("2.1", "http-response deny"), "block": ("2.1", "http-request deny"),
-    "clitimeout": ("2.1", "timeout client"), "srvtimeout": ("2.1", "timeout server"),
-    "contimeout": ("2.1", "timeout connect"), "redispatch": ("2.1", "option redispatch"),
-    "monitor-net": (None, "http-request return status 200 if { src <network> }"),
-    "nbproc": ("2.5", "threads (nbthread), used automatically"),
+DEFAULT_VERSION = (2, 6)         # Debian 12's HAProxy: what the rules assume without --haproxy-version
+
+
+def target_version(config) -> tuple:
+    """The HAProxy version the configuration is for: `--haproxy-version` as (major, minor), else 2.6."""
+    version = config.options.get("haproxy_version")
+    return tuple(version)[:2] if version else DEFAULT_VERSION
+
+
+def _v(version: tuple) -> str:
+    return ".".join(str(n) for n in version)
+
+
+# Keywords HAProxy refuses at startup: keyword -> (first version that refuses it, what replaces it).
+# From HAProxy's own parser and CHANGELOG (src/cfgparse-listen.c, cfgparse-global.c, proxy.c):
+# the req*/rsp* family, `block`, `cliexp`/`srvexp`, the old timeouts and `redispatch` were
+# removed in 2.1; `monitor-net`, `mode health` and global `debug` in 2.3; `grace`, `nbproc`,
+# `tune.chksize` and the options below in 2.5 (`option http-use-htx` was ignored in 2.1-2.4 and
+# is an unknown option since 2.5; `forceclose`/`http-tunnel` only warned before 2.5); `bind-process`
+# and `bind ... process` in 2.7; `dispatch`, `transparent`, `option transparent` and a bare global
+# `master-worker` in 3.5. Checked with HAProxy 2.6 (tests/real/test_rules_haproxy.py).
+_HEADER_RULES = {
+    "add": "http-request add-header", "rep": "http-request replace-path / replace-header",
+    "del": "http-request del-header", "deny": "http-request deny", "allow": "http-request allow",
+    "pass": None, "tarpit": "http-request tarpit",
 }
-REMOVED_OPTIONS = {"forceclose": ("2.0", "option httpclose"), "http-tunnel": ("2.1", None),
-                   "http_proxy": ("2.5", None)}
+_RESPONSE_RULES = {"add": "http-response add-header", "rep": "http-response replace-header",
+                   "del": "http-response del-header", "deny": "http-response deny"}
+REMOVED = {
+    **{f"req{i}{verb}": ((2, 1), instead) for verb, instead in _HEADER_RULES.items() for i in ("", "i")
+       if f"{i}{verb}" != "iadd"},
+    **{f"rsp{i}{verb}": ((2, 1), instead) for verb, instead in _RESPONSE_RULES.items() for i in ("", "i")
+       if f"{i}{verb}" != "iadd"},
+    "reqsetbe": ((1, 6), "use_backend"), "reqisetbe": ((1, 6), "use_backend"),
+    "appsession": ((1, 6), "cookie-based persistence (`cookie`)"),
+    "block": ((2, 1), "http-request deny"),
+    "cliexp": ((2, 1), "http-request replace-path / replace-uri"),
+    "srvexp": ((2, 1), "http-response replace-header"),
+    "clitimeout": ((2, 1), "timeout client"), "srvtimeout": ((2, 1), "timeout server"),
+    "contimeout": ((2, 1), "timeout connect"), "redispatch": ((2, 1), "option redispatch"),
+    "monitor-net": ((2, 3), "http-request return status 200 if { src <network> }"),
+    "grace": ((2, 5), None),
+    "bind-process": ((2, 7), None),
+    "dispatch": ((3, 5), "a server with that address"),
+    "transparent": ((3, 5), "a server with address 0.0.0.0"),
+}
+REMOVED_GLOBAL = {
+    "nbproc": ((2, 5), "threads (nbthread), used automatically"),
+    "debug": ((2, 3), "the `-d` command-line option"),
+    "tune.chksize": ((2, 5), None),
+}
+REMOVED_OPTIONS = {
+    "forceclose": ((2, 5), "option httpclose"), "http-tunnel": ((2, 5), None),
+    "http_proxy": ((2, 5), "http-request set-dst / set-uri"), "http-use-htx": ((2, 5), None),
+    "transparent": ((3, 5), "a server with address 0.0.0.0"),
+}
+
+
+def removed_keyword_of(d, section: str) -> Optional[tuple]:
+    """(name as shown, first version refusing it, replacement or None) for a line HAProxy refuses
+    in some version, else None. `section` is the kind of section the line is in."""
+    key, args = d.key, d.args
+    if section == "global":
+        if key in REMOVED_GLOBAL:
+            return (d.name,) + REMOVED_GLOBAL[key]
+        if key == "master-worker" and not args:
+            return ("master-worker", (3, 5), "the `-W` or `-Ws` command-line option")
+        if key == "stats" and args[:1] == ["bind-process"]:
+            return ("stats bind-process", (2, 7), None)
+        return None
+    if key == "option" and args and args[0].lower() in REMOVED_OPTIONS:
+        return (f"option {args[0]}",) + REMOVED_OPTIONS[args[0].lower()]
+    if key == "no" and args[:1] == ["option"] and len(args) > 1 and args[1].lower() in REMOVED_OPTIONS:
+        return (f"no option {args[1]}",) + REMOVED_OPTIONS[args[1].lower()]
+    if key == "mode" and args[:1] == ["health"]:
+        return ("mode health", (2, 3), "http-request return status 200")
+    if key == "bind" and "process" in args[1:]:
+        return ("process on a bind line", (2, 7), "thread")
+    if key in REMOVED:
+        return (d.name,) + REMOVED[key]
+    return None
 
 
 @rule("MPL805", "haproxy-removed-keyword", "error", servers=["haproxy"])
 def removed_keyword(config):
     """## What it does
-    Flags keywords that HAProxy 2.x no longer accepts: `reqadd`, `reqrep`, `reqirep`, `reqdel`,
-    `rspadd`, `rsprep`, `rspdel` and the rest of the `req*`/`rsp*` family, `block`,
-    `clitimeout`/`srvtimeout`/`contimeout`, `redispatch`, `monitor-net`, `nbproc`, and
-    `option forceclose|http-tunnel|http_proxy`.
+    Flags keywords that the target HAProxy version no longer accepts: `reqadd`, `reqrep`,
+    `rspadd` and the rest of the `req*`/`rsp*` family, `block`, `clitimeout`/`srvtimeout`/
+    `contimeout` and `redispatch` (removed in 2.1); `monitor-net`, `mode health` and global
+    `debug` (2.3); `grace`, `nbproc`, `tune.chksize` and `option forceclose|http-tunnel|
+    http_proxy|http-use-htx` (2.5); `bind-process` and `process` on `bind` lines (2.7);
+    `dispatch`, `transparent` and a bare `master-worker` (3.5).
 
     ## Why is this bad?
-    HAProxy 2.1 and later refuse to start with them ("not supported anymore since HAProxy
-    2.1"), so a reload after an upgrade fails and the proxy stays down. Older Matrix guides
-    still show them, for example `reqadd X-Forwarded-Proto:\\ https` or `rspadd` for CORS on
-    the well-known files. The linter does not model what they did. This rule assumes
-    HAProxy 2.6 (Debian 12) and flags what that version rejects.
+    HAProxy refuses to start with them ("not supported anymore since HAProxy 2.1", "unknown
+    option 'http-use-htx'"), so a reload after an upgrade fails and the proxy stays down. Older
+    Matrix guides still show them, for example `reqadd X-Forwarded-Proto:\\ https` or `rspadd`
+    for CORS on the well-known files. The linter does not model what they did. The rule checks
+    against HAProxy 2.6 (Debian 12) unless `--haproxy-version` names another version, and
+    flags only what that version refuses.
 
     ## Example
     ```haproxy
@@ -332,20 +400,181 @@ def removed_keyword(config):
         server synapse 127.0.0.1:8008
     ```
     """
-    for d in walk(config.tree.directives):
-        if d.extra.get("section"):
+    target = target_version(config)
+    for section in config.tree.directives:
+        if not section.extra.get("section"):
             continue
-        found = REMOVED.get(d.key)
-        name = d.name
-        if d.key == "option" and d.args:
-            found = REMOVED_OPTIONS.get(d.args[0].lower())
-            name = f"option {d.args[0]}"
-        if found is None:
+        for d in walk(section.block or []):
+            found = removed_keyword_of(d, section.key)
+            if found is None:
+                continue
+            name, since, instead = found
+            if target < since:
+                continue
+            fix = f"; use `{instead}` instead" if instead else "; remove it"
+            yield Finding(f"`{name}` was removed in HAProxy {_v(since)}: HAProxy {_v(target)} refuses to "
+                          f"start{fix}", d.span)
+
+
+@rule("MPL807", "haproxy-tcp-mode-matrix", "warning", servers=["haproxy"],
+      supersedes={"MPL401": "line", "MPL402": "line", "MPL406": "line"})
+def tcp_mode_matrix(config):
+    """## What it does
+    Flags a frontend or listen section that carries Matrix traffic in TCP mode because neither it
+    nor its `defaults` section says `mode http` (or that says `mode tcp` but has HTTP rules).
+
+    ## Why is this bad?
+    HAProxy's default mode is TCP. There it forwards the connection's bytes as they are and
+    ignores the section's `http-request`, `http-response` and `http-after-response` rules and
+    `option forwardfor` (`haproxy -c` only warns that they "require HTTP mode"). The homeserver
+    then gets no `X-Forwarded-For` and no `X-Forwarded-Proto`: every client has HAProxy's
+    address, so rate limits hit all users at once and IP-based checks and logs are wrong. The
+    header and CORS rules written for Matrix never run, and a `use_backend` that tests the path
+    or Host never matches. This is often a `defaults` section copied without `mode http`. A
+    section whose `mode` could be set in a file the linter does not see is not flagged.
+
+    ## Example
+    ```haproxy
+    defaults
+        timeout connect 5s
+        timeout client 60s
+        timeout server 180s
+
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        option forwardfor
+        default_backend synapse
+
+    backend synapse
+        server synapse 127.0.0.1:8008
+    ```
+
+    ## Use instead
+    ```haproxy
+    defaults
+        mode http
+        timeout connect 5s
+        timeout client 60s
+        timeout server 180s
+
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        http-request set-header X-Forwarded-For %[src]
+        default_backend synapse
+
+    backend synapse
+        server synapse 127.0.0.1:8008
+    ```
+    """
+    seen = set()
+    for site in config.sites:
+        if site.facts.get("mode") != "tcp" or site.span in seen:
             continue
-        version, instead = found
-        fix = f"; use `{instead}` instead" if instead else "; remove it"
-        since = f"since HAProxy {version}" if version else "by HAProxy 2.6"
-        yield Finding(f"`{name}` is not supported {since}: HAProxy refuses to start{fix}", d.span)
+        ignored = site.facts.get("ignored_http") or []
+        if site.facts.get("mode_known") != "default" and not ignored:
+            continue        # `mode tcp` on purpose (TLS passthrough): nothing HTTP was meant here
+        matrix = [r for r in site.routes if _homeserver_behind(r)]
+        if not matrix:
+            continue
+        seen.add(site.span)
+        section = f"{site.span and _kind(config, site)} `{site.facts.get('frontend')}`"
+        why = ("no `mode http` in it nor in its defaults, and HAProxy's default is TCP"
+               if site.facts.get("mode_known") == "default" else "`mode tcp`")
+        lines = f"; the {len(ignored)} HTTP line(s) here are ignored" if ignored else ""
+        unknowns = [u for r in matrix for u in r.unknowns]
+        yield Finding(f"{section} forwards Matrix traffic in TCP mode ({why}): the homeserver gets no "
+                      f"X-Forwarded-For or X-Forwarded-Proto, so every client has HAProxy's address{lines}; "
+                      f"add `mode http`", site.span, unless=unknowns)
+
+
+def _homeserver_behind(route) -> bool:
+    """The TCP route's backend is a homeserver by evidence of its own. "Port 8080 and Matrix
+    requests reach it" is no evidence here: in TCP mode every request reaches the backend."""
+    from linter.matrix import homeserver
+
+    found = homeserver(route)
+    return found.yes and any(not e.startswith("port 8080") for e in found.evidence)
+
+
+def _kind(config, site) -> str:
+    for d in config.tree.directives:
+        if d.span == site.span:
+            return d.key
+    return "frontend"
+
+
+# Directives HAProxy accepts only after `expose-experimental-directives` in the global section:
+# (keyword, action) -> first version that has it. `http-request normalize-uri` came in 2.4 and is
+# still experimental in 3.x (src/http_act.c: KWF_EXPERIMENTAL); HAProxy 2.6 says "'normalize-uri'
+# action is experimental, must be allowed via a global 'expose-experimental-directives'".
+EXPERIMENTAL = {("http-request", "normalize-uri"): (2, 4)}
+
+
+@rule("MPL808", "haproxy-experimental-directive", "error", servers=["haproxy"])
+def experimental_directive(config):
+    """## What it does
+    Flags `http-request normalize-uri` when the global section does not say
+    `expose-experimental-directives` before it, or when the target HAProxy is older than 2.4,
+    which does not have it.
+
+    ## Why is this bad?
+    `normalize-uri` is an experimental action in every HAProxy version that has it (2.4 to
+    3.x). Without `expose-experimental-directives`, `haproxy -c` reports "'normalize-uri' action
+    is experimental" and HAProxy refuses to start, so a reload takes the Matrix proxy down.
+    Matrix does not need it anyway: it changes the URI the homeserver receives, which breaks
+    federation request signatures (MPL201). Remove the line. The rule checks HAProxy 2.6 unless
+    `--haproxy-version` names another version. When the global section is not in the files
+    read, the finding depends on it.
+
+    ## Example
+    ```haproxy
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        http-request normalize-uri path-merge-slashes
+        default_backend synapse
+
+    backend synapse
+        server synapse 127.0.0.1:8008
+    ```
+
+    ## Use instead
+    ```haproxy
+    frontend https
+        bind :443 ssl crt /etc/haproxy/certs/
+        default_backend synapse
+
+    backend synapse
+        server synapse 127.0.0.1:8008
+    ```
+    """
+    from linter.haproxy.actions import words
+    from linter.model import Unknown
+
+    target = target_version(config)
+    exposed_at = None           # index of the first section whose lines follow the expose line
+    has_global = False
+    sections = [d for d in config.tree.directives if d.extra.get("section")]
+    for index, section in enumerate(sections):
+        if section.key == "global":
+            has_global = True
+            if exposed_at is None and any(d.key == "expose-experimental-directives" for d in section.block or []):
+                exposed_at = index
+    unseen = [] if has_global else (config.unknowns or [Unknown.including_context(config.tree.root)])
+    for index, section in enumerate(sections):
+        if section.key not in ("frontend", "backend", "listen", "defaults"):
+            continue
+        for d in walk(section.block or []):
+            action = (words(d)[:1] or [""])[0].lower()
+            since = EXPERIMENTAL.get((d.key, action))
+            if since is None:
+                continue
+            if target < since:
+                yield Finding(f"`{d.name} {action}` does not exist before HAProxy {_v(since)}: HAProxy "
+                              f"{_v(target)} refuses to start; remove it", d.span)
+            elif exposed_at is None or exposed_at > index:
+                yield Finding(f"`{d.name} {action}` is experimental: without `expose-experimental-directives` in "
+                              f"the global section before it, HAProxy {_v(target)} refuses to start; remove it "
+                              f"(it also changes the URI the homeserver receives)", d.span, unless=unseen)
 
 
 def _proxies(config):

@@ -83,10 +83,11 @@ def test_one_site_per_host_the_frontend_routes_on_plus_one_for_other_hosts():
         ("prefix", "/_matrix", "proxy", "matrix"), ("prefix", "/_synapse/client", "proxy", "matrix")]
     assert matrix.routes[0].group == matrix.routes[1].group
     assert matrix.routes[0].span.line == 13 and matrix.routes[0].action.span.line == 19
-    # Another host on 443 is answered by nobody: HAProxy's 503.
+    # Another host on 443 is answered by nobody: HAProxy's 503 (the site's fallback).
     assert default_site(config, 443).routes == []
     request = Request.from_url("GET", "https://other.example.org/_matrix/client/versions")
-    assert select(config, request).route is None
+    route = select(config, request).route
+    assert route.fallback and (route.action.status, route.action.content_type) == (503, "text/html")
 
 
 def test_what_the_homeserver_receives():
@@ -297,22 +298,34 @@ def test_captured_and_stored_request_headers_are_request_headers_in_values():
     assert (acao.value, host.value) == ("$http_origin", "$http_host")
 
 
-@pytest.mark.parametrize("lines, sent, appender_line", [
+@pytest.mark.parametrize("lines, sent, appender_line, forwarded_for, span_line", [
     # option forwardfor appends after the client's X-Forwarded-For (line 7 is the option).
-    (["option forwardfor"], "%[src]", 7),
-    (["option forwardfor if-none"], "%[src]", 7),
-    (["http-request set-header X-Forwarded-For %[src]", "option forwardfor"], "%[src], %[src]", None),
-    (["http-request del-header X-Forwarded-For", "option forwardfor"], "%[src]", None),
-    (["http-request add-header X-Forwarded-For %[src]"], "%[src]", 7),
-    (["option forwardfor header X-Real-IP"], None, None),
+    (["option forwardfor"], "%[src]", 7, "append", 7),
+    (["option forwardfor if-none"], "%[src]", 7, "append", 7),
+    (["http-request set-header X-Forwarded-For %[src]"], "%[src]", None, "replace", 7),
+    (["http-request set-header X-Forwarded-For %[src]", "option forwardfor"], "%[src], %[src]", None, "replace", 8),
+    (["http-request del-header X-Forwarded-For", "option forwardfor"], "%[src]", None, "replace", 8),
+    (["http-request add-header X-Forwarded-For %[src]"], "%[src]", 7, "append", 7),
+    (["http-request del-header X-Forwarded-For", "http-request add-header X-Forwarded-For %[src]"], "%[src]", None,
+     "replace", 8),
+    # a value that copies the client's header keeps what the client wrote first
+    (["http-request set-header X-Forwarded-For \"%[req.hdr(x-forwarded-for)], %[src]\""],
+     "%[req.hdr(x-forwarded-for)], %[src]", 7, "append", 7),
+    # set on one condition only: other requests get none from HAProxy (unknown)
+    (["http-request set-header X-Forwarded-For %[src] if { hdr(x-custom) -m found }"], "%[src]", None, None, 7),
+    # another header name: nothing in X-Forwarded-For; the span is the default_backend line
+    (["option forwardfor header X-Real-IP"], None, None, "absent", 8),
+    ([], None, None, "absent", 7),
 ])
-def test_x_forwarded_for(lines, sent, appender_line):
-    body = "\n".join("    " + line for line in lines)
-    config = model(f"frontend fe\n    bind :80\n{body}\n    default_backend b\nbackend b\n    server s 127.0.0.1:8008\n")
+def test_x_forwarded_for(lines, sent, appender_line, forwarded_for, span_line):
+    body = "".join("    " + line + "\n" for line in lines)
+    config = model(f"frontend fe\n    bind :80\n{body}    default_backend b\nbackend b\n    server s 127.0.0.1:8008\n")
     route = config.sites[0].routes[0]
     assert route.action.request_headers.get("x-forwarded-for") == sent
     appender = route.facts["xff_appended_after_client"]
     assert (appender.span.line if appender else None) == appender_line
+    assert route.action.forwarded_for == forwarded_for
+    assert route.action.forwarded_for_span.line == span_line
 
 
 def test_forwardfor_from_defaults_and_backend():
@@ -376,7 +389,7 @@ def test_timeouts_are_inherited_from_defaults():
     assert b.facts["timeout_client"].value == 60_000
 
 
-def test_mode_tcp_sites_have_no_routes_and_a_fragment_is_read_as_http():
+def test_mode_tcp_forwards_bytes_and_a_fragment_is_read_as_http():
     tcp = model("""
         global
             daemon
@@ -384,15 +397,81 @@ def test_mode_tcp_sites_have_no_routes_and_a_fragment_is_read_as_http():
             timeout client 1m
         frontend fe
             bind :443
+            option forwardfor
+            http-request set-header X-Forwarded-Proto https
+            use_backend synapse if { path_beg /_matrix }
+            use_backend synapse if { src 10.0.0.0/8 }
             default_backend b
+        backend synapse
+            server s 127.0.0.1:8008
         backend b
             server s 127.0.0.1:8443
         """, defaults=False)
-    assert tcp.sites[0].routes == [] and tcp.sites[0].facts["mode"] == "tcp"
+    site, = tcp.sites
+    assert (site.facts["mode"], site.facts["mode_known"]) == ("tcp", "default")
+    # the HTTP lines HAProxy ignores in TCP mode
+    assert [d.span.line for d in site.facts["ignored_http"]] == [7, 8]
+    assert any("TCP mode" in n and "ignored" in n for n in tcp.notes)
+    # the path test never matches when the connection opens (no inspect-delay): no route for it;
+    # the source-address test stays undecided
+    src, default = site.routes
+    assert (src.span.line, default.span.line) == (10, 11)
+    assert src.condition.text and default.condition is None
+    for route in (src, default):
+        action = route.action
+        assert (action.kind, action.uri, action.forwarded_for) == ("proxy", "original", "absent")
+        assert action.request_headers == {"host": "%[req.hdr(host)]"} and route.headers == []
+        assert action.span.line == 5 and route.facts["upstream_down_status"] is None
+    # undecided source address: the search goes on to the default backend and says so
+    route, unknowns = select_route(site, "GET", "/_matrix/client/versions")
+    assert (route, unknowns) == (default, ["if { src 10.0.0.0/8 }"])
+    # no backend for the connection: HAProxy closes it without an answer
+    fallback, = site.fallback
+    assert fallback.fallback and fallback.action.kind == "respond" and fallback.action.status is None
     fragment = model("frontend fe\n    bind :80\n    default_backend b\nbackend b\n    server s 127.0.0.1:8008\n",
                      defaults=False)
     assert fragment.sites[0].routes[0].action.kind == "proxy"
+    assert fragment.sites[0].facts["mode_known"] == "assumed"
     assert any("mode http" in note for note in fragment.notes)
+
+
+def test_tcp_with_inspect_delay_reads_the_request_and_explicit_mode_tcp_is_set():
+    config = model("""
+        global
+            daemon
+        defaults
+            mode tcp
+        frontend fe
+            bind :80
+            tcp-request inspect-delay 5s
+            use_backend synapse if { path_beg /_matrix }
+            default_backend web
+        backend synapse
+            server s 127.0.0.1:8008
+        backend web
+            server s 127.0.0.1:8080
+        """, defaults=False)
+    site, = config.sites
+    assert site.facts["mode_known"] == "set"
+    assert route_for(site, "GET", "/_matrix/client/versions").action.upstream == "synapse"
+    assert route_for(site, "GET", "/").action.upstream == "web"
+
+
+def test_a_tcp_frontend_with_an_http_backend_is_upgraded_to_http():
+    config = model("""
+        global
+            daemon
+        frontend fe
+            bind :80
+            http-request set-header X-Forwarded-For %[src]
+            default_backend synapse
+        backend synapse
+            mode http
+            server s 127.0.0.1:8008
+        """, defaults=False)
+    site, = config.sites
+    assert site.facts["mode_known"] == "upgraded"
+    assert site.routes[0].action.forwarded_for == "replace"
 
 
 def test_a_listen_section_proxies_to_its_own_servers():
@@ -525,3 +604,120 @@ def _backend(config):
     from linter.haproxy.sections import read
 
     return read(config.tree)[1]["synapse"]
+
+
+# -- version-gated rules (MPL805, MPL808) and the TCP-mode rule (MPL807) on the model -----------
+
+def _lint(text: str, tmp_path, version=None, name="haproxy.cfg") -> list:
+    from linter.engine import lint
+
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    report = lint([str(path)], server="haproxy", haproxy_version=version)
+    assert not report.errors, report.errors
+    return [(f.rule.code, f.span.line) for f in report.findings if f.rule.code in ("MPL805", "MPL807", "MPL808")]
+
+
+REMOVED_LINES = """
+global
+    nbproc 2
+    master-worker
+    stats bind-process 1
+defaults
+    mode http
+    option http-use-htx
+    option forceclose
+    grace 10s
+    timeout client 60s
+    timeout server 180s
+    timeout connect 5s
+frontend fe
+    bind :80 process 1
+    bind-process 1
+    monitor-net 10.0.0.0/8
+    reqadd X-Forwarded-Proto:\\ https
+    use_backend synapse if { path_beg /_matrix /_synapse/client }
+backend synapse
+    dispatch 127.0.0.1:8008
+    server s 127.0.0.1:8008
+"""
+
+
+@pytest.mark.parametrize("version, lines", [
+    # the req* family goes in 2.1, monitor-net in 2.3, nbproc/grace/the options in 2.5,
+    # bind-process and `bind ... process` in 2.7, dispatch and a bare master-worker in 3.5
+    ((2, 0), []),
+    ((2, 2), [17]),
+    ((2, 4), [16, 17]),
+    (None, [2, 7, 8, 9, 16, 17]),                 # 2.6, the default
+    ((2, 6, 12), [2, 7, 8, 9, 16, 17]),
+    ((2, 8), [2, 4, 7, 8, 9, 14, 15, 16, 17]),
+    ((3, 5), [2, 3, 4, 7, 8, 9, 14, 15, 16, 17, 20]),
+])
+def test_mpl805_flags_what_the_target_version_refuses(tmp_path, version, lines):
+    found = _lint(REMOVED_LINES, tmp_path, version)
+    assert sorted(line for code, line in found if code == "MPL805") == lines
+
+
+NORMALIZE = """
+{global_}defaults
+    mode http
+    timeout client 60s
+    timeout server 180s
+    timeout connect 5s
+frontend fe
+    bind :80
+    http-request normalize-uri path-merge-slashes
+    use_backend synapse if {{ path_beg /_matrix /_synapse/client }}
+backend synapse
+    server s 127.0.0.1:8008
+"""
+
+
+def test_mpl808_normalize_uri_needs_expose_experimental_directives(tmp_path):
+    bare = NORMALIZE.format(global_="global\n    log stderr local0\n")
+    exposed = NORMALIZE.format(global_="global\n    expose-experimental-directives\n")
+    assert _lint(bare, tmp_path) == [("MPL808", 10)]
+    assert _lint(exposed, tmp_path) == []
+    assert _lint(exposed, tmp_path, (3, 2)) == []
+    # before 2.4 there is no normalize-uri at all: exposing does not help
+    assert _lint(exposed, tmp_path, (2, 2)) == [("MPL808", 10)]
+    # a global section after the frontend comes too late (HAProxy reads the file in order)
+    late = NORMALIZE.format(global_="") + "global\n    expose-experimental-directives\n"
+    assert _lint(late, tmp_path) == [("MPL808", 8)]
+
+
+def test_mpl808_without_a_global_section_depends_on_it(tmp_path):
+    from linter.engine import lint
+
+    path = tmp_path / "matrix.cfg"
+    path.write_text(NORMALIZE.format(global_="").lstrip("\n"))
+    finding, = [f for f in lint([str(path)], server="haproxy").findings if f.rule.code == "MPL808"]
+    assert finding.severity == "info"
+    assert "unless the configuration that includes" in finding.message
+
+
+def test_mpl807_implicit_tcp_mode_with_a_homeserver_behind(tmp_path):
+    tcp = """
+        global
+            daemon
+        defaults
+            timeout client 60s
+            timeout server 180s
+            timeout connect 5s
+        frontend fe
+            bind :8448
+            default_backend synapse
+        backend synapse
+            server synapse 127.0.0.1:8008
+        """
+    assert _lint(tcp, tmp_path) == [("MPL807", 7)]
+    # `mode tcp` on purpose, nothing HTTP in it (TLS passthrough to the homeserver): not flagged
+    assert _lint(tcp.replace("timeout client", "mode tcp\n            timeout client"), tmp_path) == []
+    # `mode tcp` with HTTP lines that HAProxy ignores: flagged
+    explicit = tcp.replace("timeout client", "mode tcp\n            timeout client").replace(
+        "bind :8448", "bind :8448\n            http-request set-header X-Forwarded-For %[src]")
+    assert _lint(explicit, tmp_path) == [("MPL807", 8)]
+    # a fragment: its mode may be set where the linter cannot see: never asserted TCP
+    fragment = "frontend fe\n    bind :8448\n    default_backend synapse\nbackend synapse\n    server synapse 127.0.0.1:8008\n"
+    assert _lint(fragment, tmp_path, name="matrix.cfg") == []

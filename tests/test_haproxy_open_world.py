@@ -176,3 +176,38 @@ def test_a_backend_fragment_is_reached_from_an_unseen_frontend():
     route, = config.sites[0].routes
     assert route.action.kind == "proxy" and route.action.request_headers["x-forwarded-proto"] == "https"
     assert whats(route.unknowns) == [context("piece.cfg")]
+
+
+def test_tcp_mode_is_never_asserted_where_an_unseen_file_could_set_mode_http():
+    # Without `global` and `defaults` the mode comes from what is not shown: read as HTTP, not TCP.
+    piece = model("frontend fe\n    bind :8448\n    default_backend synapse\n"
+                  "backend synapse\n    server synapse 127.0.0.1:8008\n")
+    site, = piece.sites
+    assert (site.facts["mode"], site.facts["mode_known"]) == ("http", "assumed")
+    assert whats(site.routes[0].unknowns) == [context("piece.cfg")]
+    # The lines of a frontend whose header is not shown, next to a defaults section without a
+    # mode: its own defaults are not shown either (the section comes from another file).
+    body = model("    bind :8448\n    default_backend synapse\n"
+                 "defaults\n    timeout client 1m\nbackend synapse\n    server synapse 127.0.0.1:8008\n")
+    front = next(s for s in body.sites if s.listens)
+    assert front.facts["mode_known"] == "assumed"
+    # A whole configuration (global and defaults shown) without `mode http`: TCP, said in the notes.
+    whole = model(DEFAULTS.replace("    mode http\n", "") +
+                  "frontend fe\n    bind :8448\n    http-request set-header X-Forwarded-Proto https\n"
+                  "    default_backend synapse\nbackend synapse\n    server synapse 127.0.0.1:8008\n")
+    site, = whole.sites
+    assert (site.facts["mode"], site.facts["mode_known"]) == ("tcp", "default")
+    assert [d.key for d in site.facts["ignored_http"]] == ["http-request"]
+    assert any("ignored" in note for note in whole.notes)
+    route, = site.routes
+    assert route.unknowns == [] and route.action.forwarded_for == "absent"
+
+
+def test_tcp_mode_finding_depends_on_an_unseen_backend(tmp_path):
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(DEFAULTS.replace("    mode http\n", "") +
+                    "frontend fe\n    bind :8448\n    default_backend synapse\n")
+    finding, = [f for f in lint([str(path)], server="haproxy").findings if f.rule.code == "MPL807"]
+    # the unseen backend could say `mode http` (HAProxy then upgrades the connection to HTTP):
+    # the finding depends on it
+    assert finding.severity == "info" and "backend `synapse` (not in the files read)" in finding.message

@@ -5,10 +5,20 @@ the host names its host ACLs test (`hdr(host) -i matrix.example.org`) each get a
 them, and one more Site (no names, the default listener) stands for every other Host. A frontend
 that tests `ssl_fc` or `dst_port` while binding both TLS and plain ports (or several ports) is
 split the same way per port. So each Site knows its host, TLS and port (`facts["context"]`), and
-a route's remaining conditions are about the request itself. `mode tcp` sections become Sites with
-no routes (HAProxy forwards bytes there; the model does not look inside). A file with neither a
-`global` nor a `defaults` section is read as a fragment of a stock haproxy.cfg, whose defaults
-say `mode http` (noted in `Config.notes`); HAProxy's own default mode is tcp. A file with only
+a route's remaining conditions are about the request itself.
+
+Mode. A proxy with no `mode` line, in it or in its defaults, is in TCP mode (HAProxy's default),
+and so is one with `mode tcp`: HAProxy forwards the connection's bytes as received. Its
+`http-request`/`http-response`/`http-after-response` rules and `option forwardfor` are ignored
+(HAProxy 2.6 warns that they require HTTP mode), which `Site.facts["ignored_http"]` lists and
+`Config.notes` says. Such a Site has one route per `use_backend` that can match when the
+connection opens (a test on the request's content never does, unless `tcp-request inspect-delay`
+lets the request arrive first) and the default backend: `Match` "any", the original URI, no
+header operations, `forwarded_for` "absent". A TCP frontend whose backend is in `mode http` is
+upgraded to HTTP by HAProxy and read as HTTP. A file with neither a `global` nor a `defaults`
+section (or a section whose header the file does not show) is read as a fragment of a stock
+haproxy.cfg, whose defaults say `mode http` (noted in `Config.notes`): what the files do not show
+could set the mode, so TCP is never asserted there. A file with only
 backends and no `global` section is a piece of a configuration whose frontends are not seen: each
 backend becomes one Site, as the default backend of an unseen frontend (no listeners, no names).
 
@@ -19,8 +29,9 @@ Routes, in HAProxy's evaluation order (selection: routing.py):
 1. the frontend's final `http-request` rules (return, redirect, deny, tarpit, auth; an `allow`
    stops the rules after it for the requests it matches) and its `redirect` rules;
 2. each `use_backend` rule, preceded by the final rules of the backend it names, then the
-   `default_backend` (or a `listen` section's own servers). A request no route takes gets 503
-   from HAProxy: `select_route` returns no route for it.
+   `default_backend` (or a `listen` section's own servers). A request no route takes gets
+   HAProxy's own 503 page: `Site.fallback` (`select_route` itself returns no route for it). In TCP
+   mode, a connection no backend takes is closed without an answer (a fallback with no status).
 A condition's OR-groups become separate routes sharing a group, and so do the patterns of its
 path ACL (`path_beg /_matrix /_synapse/client`): each route has one `Match`. Method ACLs become
 `Condition.methods`; anything else undecidable stays a condition (reported, never guessed).
@@ -39,7 +50,9 @@ request headers (`%[req.hdr(origin)]`, a capture, a variable holding one) spelle
 Upstream side. HAProxy forwards the request target as received and the client's Host, over
 HTTP/1.1. `http-request set-header/add-header/del-header` change the request headers; `option
 forwardfor` (frontend or backend) appends one more `X-Forwarded-For` after whatever the request
-already has (`if-none`: only when it has none). URI rewrites (`set-path`, `replace-path`,
+already has (`if-none`: only when it has none); `Action.forwarded_for` sums it up ("append" while
+the client's own header can stay first, "replace", "absent", None when set on a condition only).
+URI rewrites (`set-path`, `replace-path`,
 `set-uri`, `normalize-uri`, ...) make `Action.uri` "normalized". The upstream being down gives
 503 (HAProxy's error page: text/html, or the `errorfile`'s content type).
 """
@@ -52,17 +65,19 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from linter.haproxy import actions, sections
-from linter.haproxy.conditions import (OTHER_HOST, All, Not, collect_variables, condition_expr, condition_text,
+from linter.haproxy.conditions import (OTHER_HOST, All, Not, Term, collect_variables, condition_expr, condition_text,
                                        disjuncts, evaluate, terms)
 from linter.haproxy.shapes import expr as _expr
 from linter.haproxy.shapes import has_unknown, shapes
 from linter.haproxy.routing import Reach, relative, relative_statuses, site_context
 from linter.haproxy.conditions import AclTable
 from linter.haproxy.numbers import small_int
-from linter.model import Action, Config, Listen, Route, Site, Unknown
+from linter.model import Action, Condition, Config, Listen, Match, Route, Site, Unknown
 from linter.syntax import Tree
 
 XFF = "x-forwarded-for"
+HAPROXY_503_BODY = ("<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this "
+                    "request.\n</body></html>\n")
 MAX_ROUTES_PER_RULE = 64        # AND-group combinations of one rule's conditions
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
@@ -146,18 +161,42 @@ class _Builder:
         self._aliases: dict = {}    # samples that hold a request header: "capture.req.hdr(0)" -> "origin"
 
     # -- sites -------------------------------------------------------------------------------
-    def add_frontend(self, fe) -> None:
+    def _mode(self, fe) -> tuple:
+        """(mode, how it is known): "set" (a `mode` line here or in the defaults), "assumed"
+        (not in the files read, which do not show everything: read as HTTP, never asserted TCP),
+        "default" (HAProxy's own default, tcp), "upgraded" (a TCP frontend whose backend is in
+        mode http: HAProxy upgrades the stream and runs the HTTP rules, measured with 2.6)."""
         mode = fe.setting("mode")
-        if mode is None and self.assume_http:
+        if mode is not None and mode.value != "tcp":
+            return mode.value, "set"
+        if mode is None and (self.assume_http or fe.directive.extra.get("fragment")):
             note = "no `mode http` in the files read: assumed, as in a stock haproxy.cfg's defaults"
             if note not in self.notes:
                 self.notes.append(note)
-        mode_name = mode.value if mode else ("http" if self.assume_http else "tcp")
+            return "http", "assumed"
+        how = "set" if mode is not None else "default"
+        if any(b.setting("mode") is not None and b.setting("mode").value == "http" for b in self._used_backends(fe)):
+            self.notes.append(f"{fe.kind} {fe.name}: TCP mode, but a backend it uses is in mode http: HAProxy "
+                              f"upgrades the connection to HTTP there and runs the HTTP rules (read as HTTP)")
+            return "http", "upgraded"
+        return "tcp", how
+
+    def _used_backends(self, fe) -> list:
+        names = [d.args[0] for d in fe.lines("use_backend", "default_backend") if d.args]
+        inherited = fe.setting("default_backend")
+        if inherited is not None:
+            names.append(inherited.value)
+        return [self.backs[n] for n in dict.fromkeys(names) if n in self.backs and self.backs[n] is not fe]
+
+    def add_frontend(self, fe) -> None:
+        mode_name, how = self._mode(fe)
         listens = self._listens(fe)
-        facts = {"frontend": fe.name, "mode": mode_name}
+        facts = {"frontend": fe.name, "mode": mode_name, "mode_known": how}
+        if mode_name == "tcp":
+            self._tcp_site(fe, listens, facts)
+            return
         if mode_name != "http":
-            self.notes.append(f"{fe.kind} {fe.name}: mode {mode_name}: HAProxy forwards bytes, the model "
-                              f"does not look inside")
+            self.notes.append(f"{fe.kind} {fe.name}: mode {mode_name}: the model does not look inside")
             self.sites.append(Site("haproxy", [], listens, fe.span, selection="haproxy",
                                    facts={**facts, "context": {}}))
             return
@@ -173,6 +212,71 @@ class _Builder:
                             facts={**facts, "context": {"host": host, "tls": tls, "port": port}})
                 self._fill(site, fe, steps, request_ops)
                 self.sites.append(site)
+
+    def _tcp_site(self, fe, listens: list, facts: dict) -> None:
+        """A proxy in TCP mode: HAProxy forwards the connection's bytes as received. Its
+        `http-request`, `http-response`, `http-after-response` rules and `option forwardfor` are
+        ignored (HAProxy 2.6 warns "'http-request' rules ignored for frontend 'fe' as they require
+        HTTP mode"), so the homeserver gets no X-Forwarded-For (what the client sent passes
+        untouched) and the responses no header of HAProxy's. `use_backend` rules are read once
+        the connection opens: a test on the request (path, Host, method) matches only when
+        `tcp-request inspect-delay` lets the request arrive first, and never otherwise."""
+        ignored = [d for d in fe.body if d.key in sections.RULE_KEYWORDS + ("redirect",)
+                   or d.key == "option" and d.args[:1] == ["forwardfor"]]
+        inherited = fe.setting("forwardfor")
+        if inherited is not None and inherited.directive is not None and inherited.directive not in ignored:
+            ignored.append(inherited.directive)
+        what = ("no `mode http` in it nor in its defaults: HAProxy's default is TCP"
+                if facts["mode_known"] == "default" else "`mode tcp`")
+        self.notes.append(f"{fe.kind} {fe.name}: TCP mode ({what}): HAProxy forwards the bytes as received; its "
+                          f"http-request/http-response rules and `option forwardfor` are ignored (HAProxy "
+                          f"warns that they require HTTP mode), so no X-Forwarded-* header is added")
+        site = Site("haproxy", [], listens, fe.span, selection="haproxy",
+                    facts={**facts, "context": {"tls": _all_tls(listens), "port": _one_port(listens)},
+                           "ignored_http": ignored})
+        inspect = bool(fe.lines("tcp-request")) and any(d.args[:1] == ["inspect-delay"] for d in fe.lines("tcp-request"))
+        steps = [(d, d.args[0]) for d in fe.lines("use_backend") if d.args]
+        default = fe.lines("default_backend")[-1:] or ([fe.setting("default_backend").directive]
+                                                       if fe.setting("default_backend") else [])
+        if default and default[0].args:
+            steps.append((default[0], default[0].args[0]))
+        elif fe.kind == "listen" and fe.servers:
+            steps.append((fe.directive, fe.name))
+        ctx0 = site_context(site)
+        for d, name in steps:
+            cond = d.extra.get("condition") if d.key == "use_backend" else None
+            test = condition_expr(cond, fe.acls, {}) if cond is not None else All([])
+            if not inspect:
+                test = _no_content(test)
+            if evaluate(test, ctx0) is False:
+                continue
+            self._group += 1
+            backend = fe if name == fe.name and fe.kind == "listen" else self.backs.get(name)
+            action = Action("proxy", fe.span, upstream=name, uri="original", uri_span=fe.span,
+                            uri_reason=f"{fe.kind} `{fe.name}` is in TCP mode: HAProxy forwards the bytes as received",
+                            request_headers={"host": "%[req.hdr(host)]"},
+                            forwarded_for="absent", forwarded_for_span=fe.span)
+            route = Route(_ANY, action, d.span, group=self._group,
+                          condition=Condition(condition_text(d)) if cond is not None else None)
+            route.facts.update({
+                "haproxy_test": test, "haproxy_test_text": condition_text(d) if cond is not None else "",
+                "frontend": fe.name, "backend": name, "mode": "tcp",
+                "upstream_http_version": "1.1",       # the client's own request line, as sent
+                # the upstream down: HAProxy closes the connection without an HTTP answer
+                "upstream_down_status": None, "error_content_type": None,
+                "haproxy_answered_by": None, "body_size_directive": None, "body_size_unseen_parent": False,
+                "timeout_server": backend.setting("timeout server") if backend else None,
+                "timeout_client": fe.setting("timeout client"),
+                "forwardfor": None, "xff_appended_after_client": None,
+            })
+            site.routes.append(route)
+            if evaluate(test, ctx0) is True:
+                break
+        # No backend takes the connection: HAProxy closes it without an answer.
+        site.fallback = [Route(_ANY, Action("respond", fe.span, status=None), fe.span, fallback=True,
+                               facts={"mode": "tcp", "haproxy_answered_by": "frontend",
+                                      "closed": "HAProxy closes the connection without an HTTP answer"})]
+        self.sites.append(site)
 
     def _listens(self, fe) -> list:
         out = []
@@ -296,9 +400,18 @@ class _Builder:
         reach = Reach(site)
         ctx0 = site_context(site)
         self._restricting = []      # the site's routes so far that deny or restrict access
+        made = set()
         for step in steps:
             if site.routes and evaluate(site.routes[-1].facts["haproxy_test"], ctx0) is True:
                 break           # the last route takes every request here: nothing after it is reached
+            # A rule written again with the same conditions and the same answer is never reached:
+            # the first one takes every request it would (and 15,000 repeats cost seconds each).
+            signature = (tuple((d.name, tuple(d.args), id(acls)) for d, acls in step.conds),
+                         tuple(id(g) for g in step.guards), step.backend_name, step.where,
+                         (step.final.name, tuple(step.final.args)) if step.final is not None else None)
+            if signature in made:
+                continue
+            made.add(signature)
             self._group += 1
             conj_lists = [disjuncts(d.extra.get("condition"), acls, self._vars) for d, acls in step.conds]
             combos = list(itertools.islice(itertools.product(*conj_lists), MAX_ROUTES_PER_RULE))
@@ -320,6 +433,26 @@ class _Builder:
                     self._complete(site, fe, step, route, extra, reach.contexts(route, index), request_ops)
         # What a request no route takes gets with HAProxy's 503: the frontend's http-after-response.
         site.headers = [op for op in self._response_ops(site, fe, None, [], generated=True) if op.on_generated]
+        site.fallback = [self._fallback(site, fe)]
+
+    def _fallback(self, site, fe) -> Route:
+        """HAProxy's answer to a request no rule and no backend takes: its own 503 page ("No
+        server is available to handle this request.", text/html, `cache-control: no-cache`), or
+        the frontend's `errorfile 503`; only the frontend's `http-after-response` rules apply
+        (measured with HAProxy 2.6, tests/real/test_model_haproxy.py)."""
+        status = sections.error_status(503, [fe])
+        content_type = sections.error_content_type(503, [fe], self.base_dir)
+        custom = 503 in fe.errorfiles
+        action = Action("respond", fe.span, status=status, content_type=content_type,
+                        body=None if custom else HAPROXY_503_BODY)
+        route = Route(Match("any", text="no rule or backend takes it"), action, fe.span, fallback=True,
+                      headers=list(site.headers))
+        route.facts.update({"haproxy_test": All([]), "haproxy_test_text": "", "frontend": fe.name,
+                            "backend": None, "haproxy_answered_by": "frontend",
+                            "error_content_type": content_type})
+        if custom and content_type is None:
+            route.facts["content_type_unknown"] = True
+        return route
 
     def _route(self, site, fe, step, match, action, test, condition, text) -> Route:
         route = Route(match, action, step.directive.span, condition=condition, group=self._group)
@@ -395,6 +528,8 @@ class _Builder:
         ops = list(request_ops["frontend"]) + (list(request_ops.get(step.backend_name, [])) if backend else [])
         headers = {"host": "%[req.hdr(host)]"}
         client_xff, appender = True, None
+        xff_span = None             # the last line that decided the X-Forwarded-For sent upstream
+        xff_sure = False            # set for every request this route answers (not on a condition)
         for d, acls, guards in ops:
             verb, name, value = actions.request_op(d)
             cond = condition_expr(d.extra.get("condition"), acls, self._vars)
@@ -409,26 +544,46 @@ class _Builder:
                 continue
             if verb == "set-header":
                 headers[name] = value
-                if name == XFF and holds:
-                    client_xff, appender = False, None
+                if name == XFF:
+                    xff_span = d.span
+                    xff_sure = xff_sure or bool(holds)
+                    if holds and not _copies_client_xff(value):
+                        client_xff, appender = False, None
+                    elif _copies_client_xff(value) and appender is None:
+                        appender = d
             elif verb == "add-header":
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
-                if name == XFF and client_xff and appender is None:
-                    appender = d
+                if name == XFF:
+                    xff_span = d.span
+                    xff_sure = xff_sure or bool(holds)
+                    if client_xff and appender is None:
+                        appender = d
             elif verb == "del-header" and holds:
                 headers.pop(name, None)
                 if name == XFF:
-                    client_xff, appender = False, None
+                    client_xff, appender, xff_sure = False, None, False
         forwardfor = (backend.setting("forwardfor") if backend is not None else None) or fe.setting("forwardfor")
         if forwardfor is not None:
             header = forwardfor.value["header"]
             if not (forwardfor.value["if_none"] and header in headers):
                 headers[header] = f"{headers[header]}, %[src]" if header in headers else "%[src]"
-                if header == XFF and client_xff and appender is None:
-                    appender = forwardfor.directive
+                if header == XFF:
+                    xff_span, xff_sure = forwardfor.directive.span, True
+                    if client_xff and appender is None:
+                        appender = forwardfor.directive
             route.facts["forwardfor"] = forwardfor.directive
         action.request_headers = headers
         route.facts["xff_appended_after_client"] = appender
+        # What the homeserver's X-Forwarded-For holds (see Action.forwarded_for). Without any
+        # line adding one, HAProxy passes on whatever the client sent and adds nothing.
+        if appender is not None:
+            action.forwarded_for, action.forwarded_for_span = "append", appender.span
+        elif XFF in headers:
+            # set only under a condition the model cannot decide: other requests get none
+            action.forwarded_for = "replace" if xff_sure else None
+            action.forwarded_for_span = xff_span
+        else:
+            action.forwarded_for, action.forwarded_for_span = "absent", route.span
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -452,6 +607,26 @@ def _all_tls(listens: list) -> Optional[bool]:
 def _one_port(listens: list) -> Optional[int]:
     values = {l.port for l in listens}
     return values.pop() if len(values) == 1 else None
+
+
+_ANY = Match("any", text="any request (TCP mode)")
+
+
+def _no_content(expr):
+    """A condition as HAProxy evaluates it when the connection opens in TCP mode, before any of
+    the request has arrived: every test on the request's content fails."""
+    if isinstance(expr, Term):
+        if expr.request_only or expr.kind in ("path", "host", "method"):
+            return Term("const", value=False, text=expr.text)
+        return expr
+    if isinstance(expr, Not):
+        return Not(_no_content(expr.item))
+    return type(expr)([_no_content(item) for item in expr.items])
+
+
+def _copies_client_xff(value: str) -> bool:
+    """A value that carries the request's own X-Forwarded-For on (`%[req.hdr(x-forwarded-for)]`)."""
+    return bool(re.search(r"%\[(?:req\.)?f?hdr\(\s*x-forwarded-for\b", value or "", re.I))
 
 
 def _unconditional(d, guards: list) -> bool:

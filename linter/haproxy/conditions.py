@@ -14,6 +14,9 @@ What a `Term` can decide (everything else is kind "unknown" and evaluates to Non
 - "host":   `hdr(host)`, `req.hdr(host)`, `hdr_dom(host)`, `hdr_beg/end/sub/reg(host)`, with the
             `lower`, `field(1,:)` and `host_only` converters.
 - "tls":    `ssl_fc`.  "port": `dst_port`.  "status": `status` (responses).
+- "sni":    `ssl_fc_sni`, `req.ssl_sni`, `req_ssl_sni` (the TLS server name the client sent):
+            decided only for a whole request (`routing.select_request`: clients send the
+            host they connect to), unknown otherwise.
 - "const":  `TRUE`, `FALSE`, `always_true`, `always_false`, `HTTP`, `HTTP_URL_SLASH`.
 
 The host of a `Context` may be `OTHER_HOST`: a host that none of the config's host ACLs names
@@ -61,6 +64,7 @@ class Context:
     tls: Optional[bool] = None
     port: Optional[int] = None
     status: Optional[int] = None
+    sni: Optional[str] = None      # the TLS server name the client sent ("" for none)
     # "response" inside http-response / http-after-response rules: the request's path and
     # headers are gone there, and HAProxy 2.6 counts an ACL on them as not matching.
     phase: str = "request"
@@ -104,6 +108,8 @@ class Term:
             return self._match_string(ctx.host.lower(), host=True)
         if self.kind == "tls":
             return ctx.tls
+        if self.kind == "sni":
+            return None if ctx.sni is None else self._match_string(ctx.sni.lower(), host=True)
         if self.kind == "port":
             return None if ctx.port is None else _int_match(ctx.port, self.patterns)
         if self.kind == "status":
@@ -311,6 +317,10 @@ def parse_acl(words, name: str = "") -> Term:
         if not patterns:
             return unknown
         return Term("method", how or "str", patterns, nocase, text, name=name, criterion=criterion, flags=flag_text)
+    if base_lower in ("ssl_fc_sni", "req.ssl_sni", "req_ssl_sni") and not arg and \
+            all(c == "lower" for c in convs) and patterns and (how or "str") in ("str", "beg", "end", "dom", "sub"):
+        return Term("sni", how or "str", tuple(p.lower() for p in patterns), True, text, name=name,
+                    criterion=criterion, flags=flag_text, request_only=request_only)
     if base_lower == "ssl_fc" and not convs and not patterns:
         return Term("tls", "bool", (), False, text, name=name)
     if base_lower in ("dst_port", "status") and not convs and patterns:

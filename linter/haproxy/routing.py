@@ -11,6 +11,9 @@ as an unknown and the search goes on, as `linter.select` does for the other serv
 condition hold for the requests this route answers? It evaluates the condition on probe requests
 (Matrix API calls, well-known documents, paths taken from the route's own match) that reach the
 route, and answers True, False, or None when it depends on the request.
+
+`select_request(site, request)` answers for a whole request (what `trace` and the differential
+tests use): the raw path, as HAProxy's path ACLs see it, and the TLS server name.
 """
 from __future__ import annotations
 
@@ -38,9 +41,24 @@ def site_context(site, method: Optional[str] = None, path: Optional[str] = None)
                    port=known.get("port"))
 
 
+def select_request(site, request):
+    """(route, unknowns) for a whole request (`linter.select.Request`), as HAProxy decides it:
+    path ACLs test the path as received (`request.raw_path`: not decoded, `//` kept), and the TLS
+    server name is the request's host (what clients send)."""
+    ctx = site_context(site, request.method.upper(), request.raw_path)
+    if request.scheme == "https" and site.facts.get("context", {}).get("tls") is not False:
+        ctx.sni = request.host.lower()
+    elif request.scheme == "http":
+        ctx.sni = ""
+    return _first(site, ctx)
+
+
 def select_route(site, method: str, path: str):
+    return _first(site, site_context(site, method.upper(), path))
+
+
+def _first(site, ctx):
     unknowns: list = []
-    ctx = site_context(site, method.upper(), path)
     for route in site.routes:
         value = evaluate(route.facts["haproxy_test"], ctx)
         if value is None:

@@ -44,3 +44,34 @@ class SlowUpstream:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def check_config(text: str, workdir) -> tuple:
+    """(accepted, output) of the installed `haproxy -c` on `text`, written to `workdir` as is
+    (no rendering: the check never binds a port). Skips, or fails under MPL_REQUIRE_SERVERS=1,
+    when HAProxy is not installed."""
+    import subprocess
+    from pathlib import Path
+
+    from real import driver_haproxy
+    from real.harness import require_binary
+
+    binary = require_binary(driver_haproxy)
+    path = Path(workdir) / "check.cfg"
+    path.write_text(text)
+    done = subprocess.run([binary, "-c", "-f", str(path)], capture_output=True, text=True, timeout=60)
+    return done.returncode == 0, done.stdout + done.stderr
+
+
+def installed_version() -> tuple:
+    """(major, minor) of the installed HAProxy."""
+    import re
+    import subprocess
+
+    from real import driver_haproxy
+    from real.harness import require_binary
+
+    out = subprocess.run([require_binary(driver_haproxy), "-v"], capture_output=True, text=True, timeout=60).stdout
+    m = re.search(r"version (\d+)\.(\d+)", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2))

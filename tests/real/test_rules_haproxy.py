@@ -143,3 +143,121 @@ def test_mpl806_response_rules_cannot_test_the_request(haproxy, fake_homeserver)
     proxied = good.request("GET", VERSIONS, listen=443, headers=[("Authorization", "Bearer x")])
     assert proxied.header_values("Cache-Control") == ["no-store"]
     assert proxied.header_values("X-Frame-Options") == []
+
+
+# -- MPL805 / MPL808: what the installed HAProxy refuses is what the rules say it refuses ----------
+
+CHECKED = """global
+    log stderr format short local0 warning
+{global_line}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 180s
+{defaults_line}
+frontend fe
+    bind 127.0.0.1:18443{bind_suffix}
+{frontend_line}
+    use_backend synapse if {{ path_beg /_matrix /_synapse/client }}
+
+backend synapse
+{backend_line}
+    server synapse 127.0.0.1:8008
+"""
+
+# Lines some HAProxy 2.x/3.x refuses, and lines that look alike but every version accepts.
+CANDIDATES = [
+    ("global", "nbproc 2"), ("global", "debug"), ("global", "tune.chksize 1024"), ("global", "master-worker"),
+    ("global", "master-worker no-exit-on-failure"), ("global", "stats bind-process 1"),
+    ("defaults", "option http-use-htx"), ("defaults", "no option http-use-htx"), ("defaults", "option forceclose"),
+    ("defaults", "option http-tunnel"), ("defaults", "option http_proxy"), ("defaults", "option httpclose"),
+    ("defaults", "clitimeout 60000"), ("defaults", "contimeout 5000"), ("defaults", "srvtimeout 60000"),
+    ("defaults", "redispatch"), ("defaults", "option redispatch"), ("defaults", "grace 10s"),
+    ("defaults", "mode health"),
+    ("frontend", "reqadd X-Forwarded-Proto:\\ https"), ("frontend", "reqrep ^(.*) \\1"),
+    ("frontend", "reqidel ^X-Forwarded-For:.*"), ("frontend", "reqsetbe ^x synapse"),
+    ("frontend", "block if { src 10.0.0.1 }"), ("frontend", "monitor-net 10.0.0.0/8"),
+    ("frontend", "bind-process 1"), ("frontend", "appsession JSESSIONID len 52 timeout 3h"),
+    ("frontend", "cliexp ^(.*) \\1"), ("bind", " process 1"), ("bind", " transparent"),
+    ("backend", "rspadd Access-Control-Allow-Origin:\\ *"), ("backend", "rspidel ^Server:.*"),
+    ("backend", "srvexp ^(.*) \\1"), ("backend", "dispatch 127.0.0.1:8008"), ("backend", "transparent"),
+    ("backend", "option transparent"),
+]
+
+
+def _checked_config(section: str, line: str) -> str:
+    lines = {"global_line": "", "defaults_line": "", "frontend_line": "", "backend_line": "", "bind_suffix": ""}
+    key = "bind_suffix" if section == "bind" else f"{section}_line"
+    lines[key] = line if section == "bind" else "    " + line
+    return CHECKED.format(**lines)
+
+
+def test_mpl805_flags_exactly_what_the_installed_haproxy_refuses(tmp_path):
+    from real.haproxy_helpers import check_config, installed_version
+
+    version = installed_version()
+    disagreements, refused = [], 0
+    for section, line in CANDIDATES:
+        text = _checked_config(section, line)
+        accepted, output = check_config(text, tmp_path)
+        path = tmp_path / "lint.cfg"
+        path.write_text(text)
+        flagged = "MPL805" in {f.rule.code for f in lint([str(path)], server="haproxy", haproxy_version=version).findings}
+        refused += not accepted
+        if flagged == accepted:
+            disagreements.append(f"{section}: `{line}`: haproxy {'accepts' if accepted else 'refuses'} it, "
+                                 f"MPL805 {'flags' if flagged else 'does not flag'} it\n{output.strip()[-300:]}")
+    assert not disagreements, "\n".join(disagreements)
+    assert refused >= 15        # the comparison is not vacuous
+
+
+def test_mpl808_haproxy_refuses_normalize_uri_unless_exposed(haproxy, fake_homeserver, tmp_path):
+    from real.haproxy_helpers import check_config
+    from real.support import ConfigRejected
+
+    bad = fixture("haproxy-experimental-directive.bad.cfg")
+    plain = bad.read_text().replace(" ssl crt /etc/haproxy/certs/matrix.pem", "")     # no certificate here
+    accepted, output = check_config(plain, tmp_path)
+    assert not accepted
+    assert "'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'" in output
+    assert "MPL808" in codes(bad)
+    try:
+        haproxy(bad)
+        raise AssertionError("HAProxy started with normalize-uri not exposed")
+    except ConfigRejected:
+        pass
+    exposed = plain.replace("global\n", "global\n    expose-experimental-directives\n", 1)
+    accepted, output = check_config(exposed, tmp_path)
+    assert accepted, output
+    path = tmp_path / "exposed.cfg"
+    path.write_text(exposed)
+    assert "MPL808" not in {f.rule.code for f in lint([str(path)], server="haproxy").findings}
+    good = fixture("haproxy-experimental-directive.good.cfg")
+    assert haproxy(good).request("GET", VERSIONS, listen=443).status == 200
+    assert codes(good) == set()
+
+
+# -- MPL807: TCP mode sends the homeserver no forwarding headers -----------------------------------
+
+def test_mpl807_tcp_mode_forwards_the_bytes_and_ignores_the_http_lines(haproxy, fake_homeserver, tmp_path):
+    from real.haproxy_helpers import check_config
+
+    bad = fixture("haproxy-tcp-mode-matrix.bad.cfg")
+    accepted, output = check_config(bad.read_text().replace(" ssl crt /etc/haproxy/certs/matrix.pem", ""), tmp_path)
+    assert accepted
+    assert "'http-request' rules ignored for frontend 'https' as they require HTTP mode" in output
+    assert "'option forwardfor' ignored for frontend 'https' as it requires HTTP mode" in output
+    proxy = haproxy(bad)
+    proxy.request("GET", VERSIONS, listen=443)
+    sent = fake_homeserver.last()
+    assert sent.header("x-forwarded-for") is None and sent.header("x-forwarded-proto") is None
+    # what the client sent reaches the homeserver untouched, header names and all
+    proxy.request("GET", VERSIONS, listen=443, headers=[("X-Forwarded-For", "6.6.6.6")])
+    assert fake_homeserver.last().header_values("x-forwarded-for") == ["6.6.6.6"]
+    assert "MPL807" in codes(bad)
+    good = fixture("haproxy-tcp-mode-matrix.good.cfg")
+    haproxy(good).request("GET", VERSIONS, listen=443, headers=[("X-Forwarded-For", "6.6.6.6")])
+    assert fake_homeserver.last().header_values("x-forwarded-for") == ["127.0.0.1"]
+    assert fake_homeserver.last().header("x-forwarded-proto") == "https"
+    assert codes(good) == set()
