@@ -219,7 +219,8 @@ def test_sites_listeners_and_tls_follow_caddys_address_defaults():
     empty = sorted((s.listens[0].port, s.listens[0].tls) for s in config.sites if s.facts.get("no_site"))
     assert empty == [(80, False), (443, True), (8448, True)]
     sel = select(config, Request.from_url("GET", "https://other.example.org/_matrix/client/versions"))
-    assert sel.site.names == [] and sel.route is None
+    assert sel.site.names == [] and sel.route.fallback
+    assert (sel.route.action.status, sel.route.action.body, sel.route.headers) == (200, "", [])
 
 
 def test_directive_order_not_written_order_decides():
@@ -287,7 +288,8 @@ def test_path_matcher_semantics(pattern, path, expected):
         }}
         """)
     route = route_for(config, "GET", path)
-    assert (route is not None) == expected
+    assert route.action.kind == "respond"
+    assert (not route.fallback) == expected     # else nothing answers: Caddy's empty 200
 
 
 def test_header_without_defer_is_added_beside_the_upstream_value_and_kept_on_errors():
@@ -534,3 +536,67 @@ def test_model_routes_are_listed_in_the_order_caddy_tries_them():
             kinds.append(route.action.kind)
     # redir, then handle, then reverse_proxy, then file_server (Caddy's directive order)
     assert kinds == ["redirect", "respond", "proxy", "static"]
+
+
+# ---- X-Forwarded-For (Action.forwarded_for) ---------------------------------------------------
+
+def _xff(text: str) -> list:
+    config = model(text)
+    return [(s.listens[0].port, r.action.forwarded_for, r.action.forwarded_for_span.line)
+            for s in config.sites for r in s.routes if r.action.kind == "proxy"]
+
+
+def test_forwarded_for_is_replaced_by_default():
+    assert _xff("example.org {\n\treverse_proxy localhost:8008\n}\n") == [(443, "replace", 2)]
+
+
+def test_private_ranges_on_a_public_listener_trust_the_lan_only():
+    # A client from the internet is not in private_ranges: Caddy replaces what it sent.
+    text = "{\n\tservers {\n\t\ttrusted_proxies static private_ranges\n\t}\n}\nexample.org {\n\treverse_proxy localhost:8008\n}\n"
+    assert _xff(text) == [(443, "replace", 7)]
+
+
+def test_private_ranges_on_a_loopback_listener_keep_the_front_proxys_header():
+    text = ("{\n\tservers {\n\t\ttrusted_proxies static private_ranges\n\t}\n}\n"
+            "http://:8080 {\n\tbind 127.0.0.1\n\treverse_proxy localhost:8008\n}\n")
+    assert _xff(text) == [(8080, "append", 3)]
+
+
+def test_servers_block_for_another_listener_does_not_apply():
+    text = ("{\n\tservers :8448 {\n\t\ttrusted_proxies static 0.0.0.0/0\n\t}\n}\n"
+            "example.org {\n\treverse_proxy localhost:8008\n}\n"
+            "example.org:8448 {\n\treverse_proxy localhost:8008\n}\n")
+    assert sorted(_xff(text)) == [(443, "replace", 7), (8448, "append", 3)]
+
+
+def test_a_plugin_ip_source_is_unknown():
+    text = "{\n\tservers {\n\t\ttrusted_proxies cloudflare\n\t}\n}\nexample.org {\n\treverse_proxy localhost:8008\n}\n"
+    assert _xff(text) == [(443, None, 3)]
+
+
+def test_untrusted_unix_socket_clients_get_no_forwarding_headers():
+    config = model("http://:8080 {\n\tbind unix//run/caddy.sock\n\treverse_proxy localhost:8008\n}\n")
+    (route,) = [r for s in config.sites for r in s.routes]
+    assert route.action.forwarded_for == "absent"
+    assert not {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"} & set(route.action.request_headers)
+
+
+def test_header_up_deletes_after_it_sets():
+    # One HeaderOps applies sets before deletes, whatever the written order.
+    text = ("example.org {\n\treverse_proxy localhost:8008 {\n\t\theader_up -X-Forwarded-For\n"
+            "\t\theader_up X-Forwarded-For {remote_host}\n\t}\n}\n")
+    assert _xff(text) == [(443, "absent", 3)]
+
+
+def test_header_up_with_the_clients_header_appends():
+    text = ("example.org {\n\treverse_proxy localhost:8008 {\n\t\theader_up X-Forwarded-For "
+            "\"{header.X-Forwarded-For}, {remote_host}\"\n\t}\n}\n")
+    assert _xff(text) == [(443, "append", 3)]
+
+
+def test_request_header_removal_keeps_caddys_own_forwarding_header():
+    text = "example.org {\n\trequest_header -X-Forwarded-For\n\treverse_proxy localhost:8008\n}\n"
+    config = model(text)
+    (route,) = [r for s in config.sites for r in s.routes]
+    assert route.action.forwarded_for == "replace"
+    assert "x-forwarded-for" in route.action.request_headers

@@ -561,3 +561,44 @@ def test_importing_the_front_end_does_not_import_lark():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- plugin directives named by the user (options["caddy_directives"]) -----------------------
+
+def test_directives_of_the_users_build_are_accepted_by_the_builder():
+    from linter.caddy.build import build
+
+    text = ("{\n\torder crowdsec first\n}\nexample.com {\n\tcrowdsec\n\thandle /x {\n\t\trate_limit 1\n\t}\n"
+            "\thandle_response {\n\t}\n\treverse_proxy localhost:8008\n}\n")
+    tree = parse_string(text, env={})
+    assert sorted(getattr(e, "caddy_directive", None) for e in tree.errors) == \
+        ["crowdsec", "crowdsec", "handle_response", "rate_limit"]
+    assert all("--caddy-directive" in e.message for e in tree.errors if e.line != 9)
+    config = build(tree, {"caddy_directives": ("crowdsec", "rate_limit")})
+    # handle_response is no plugin's: a standard subdirective out of place stays refused
+    assert [(e.line, e.message.split(" (")[0]) for e in tree.errors] == \
+        [(9, "unrecognized directive: handle_response")]
+    assert any("crowdsec` comes from a plugin" in n for n in config.notes)
+
+
+def test_a_plugin_handler_may_answer():
+    from linter.caddy.build import build
+    from linter.select import select_route
+
+    tree = parse_string("example.com {\n\troute {\n\t\tcrowdsec\n\t\treverse_proxy localhost:8008\n\t}\n}\n",
+                        env={})
+    config = build(tree, {"caddy_directives": ("crowdsec",)})
+    assert tree.errors == []
+    route, unknowns = select_route(config.sites[0], "GET", "/_matrix/client/versions")
+    assert route.action.kind == "proxy"
+    assert any("crowdsec" in u and "may answer" in u for u in unknowns)
+
+
+def test_plugin_directives_reach_the_builder_through_the_engine(tmp_path):
+    from linter.engine import lint
+
+    path = tmp_path / "Caddyfile"
+    path.write_text("example.com {\n\troute {\n\t\tcrowdsec\n\t\treverse_proxy localhost:8008\n\t}\n}\n")
+    assert [e.message.split(" inside")[0] for e in lint([str(path)], server="caddy").errors] == \
+        ["unrecognized directive: crowdsec"]
+    assert lint([str(path)], server="caddy", caddy_directives=("crowdsec",)).errors == []

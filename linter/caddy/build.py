@@ -25,6 +25,16 @@
   slashes), HTTP/1.1, X-Forwarded-For/-Proto/-Host, and the client's Host (not to an https://
   upstream since v2.11); `handle_path`/`uri strip_prefix` remove a prefix, `rewrite`/`uri` change
   the path; `header_up` edits the request headers.
+- X-Forwarded-For (`Action.forwarded_for`): reverse_proxy replaces the client's value unless the
+  client is a trusted proxy (`servers { trusted_proxies }`, reverse_proxy's own
+  `trusted_proxies`); `header_up` has the last word (forwarded.py).
+- A request no handler answers gets an empty 200 with the non-deferred `header`s met on the
+  way (`routes.fallback`): `Site.fallback`, and what `select_route` returns for such a request.
+  Caddy has no default server: another host on a port no host-less site serves gets the same
+  empty 200 from a catch-all `Site` with `facts["no_site"]` and no span (it is not written in
+  the configuration; `routes` printers should say "other hosts" or leave it out).
+- Plugin directives the user names (`options["caddy_directives"]`) are not refused
+  (refusals.waive) and are handlers whose effect the walk does not know.
 - Open world: an `import` the parser could not read stays in the tree as a leaf directive with
   `extra["unresolved"]`, and becomes an `Unknown` where its content would apply. At the top level
   (outside any block) it could add whole sites: `Config.unknowns`. In the global options block it
@@ -43,6 +53,7 @@ from linter.caddy.chain import ChainBuilder, CRoute, Handler
 from linter.caddy.evaluate import walk
 from linter.caddy.matchers import ALL_METHODS, Matcher, MatcherSet, regex_samples, sample_paths
 from linter.caddy.order import directive_order
+from linter.caddy.refusals import waive
 from linter.caddy.sites import GlobalOptions, site_blocks
 from linter.caddy import routes as route_factory
 from linter.model import Config, Listen, Site, Unknown, distinct_unknowns
@@ -60,6 +71,10 @@ MAX_ASSUMPTIONS = 8
 
 def build(tree: Tree, options: Optional[dict] = None) -> Config:
     options = dict(options or {})
+    plugins = tuple(options.get("caddy_directives") or ())
+    if plugins:
+        # The user's Caddy build has these (plugins): it accepts them (see refusals.py).
+        tree.errors[:] = waive(tree.errors, plugins)
     config = Config("caddy", tree, [], options, [])
     if any(e.message.startswith("Caddy v1 syntax") for e in tree.errors):
         config.notes.append("Caddy v1 file: not modelled (Caddy 2 does not read it)")
@@ -86,7 +101,7 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
                                " ".join(block.paths), block.address_spans[0])]
             routes = [CRoute(sets, [Handler("subroute", d, routes=chain.routes)])]
         site.facts.update({"chain": routes, "chain_errors": chain.errors, "named_routes": named_chains,
-                           "block": block, "index": {}})
+                           "block": block, "index": {}, "global_options": opts})
         site.unknowns = scopes.site(d)
         _enumerate(site)
         for route in site.routes:
@@ -96,7 +111,10 @@ def build(tree: Tree, options: Optional[dict] = None) -> Config:
     for site in config.sites:
         if site.facts.get("no_site"):
             site.unknowns = distinct_unknowns(scopes.top + scopes.global_)
+        site.fallback = [route_factory.fallback(site)]
     for d, problem in chains.problems:
+        if d.name in plugins and problem.startswith("directive `"):
+            problem = f"directive `{d.name}` comes from a plugin (--caddy-directive): not modelled"
         config.notes.append(f"{d.span}: {problem}")
     config.options.setdefault("caddy_order", order)
     return config

@@ -19,6 +19,7 @@ from linter.caddy.matchers import path_matches, test_sets
 
 ANSWERS = {"static_response", "error", "reverse_proxy", "file_server", "metrics", "acme_server"}
 MAX_DEPTH = 16
+ACME_PREFIX = "/acme/"       # acme_server's path prefix (caddypki/acmeserver defaultPathPrefix)
 
 
 @dataclass
@@ -158,6 +159,12 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
     if kind == "intercept":
         state.notes.append(f"{h.directive.span}: intercept may replace the response")
         return False
+    if kind == "unknown":
+        # A plugin's handler (a name standard Caddy refuses, unless the user named it as one of
+        # their build's): what it does is not known, it may answer.
+        state.notes.append(f"{h.directive.span}: `{h.data.get('name')}` is no standard Caddy handler "
+                           f"(a plugin's?): it may answer the request or change it")
+        return False
     if kind == "file_server" and h.data.get("pass_thru"):
         return False
     if kind == "subroute":
@@ -167,6 +174,8 @@ def _handle(h, route, state: Walk, assume: dict, named: dict, depth: int) -> boo
         state.entered.append(h)
         target = named.get(h.data.get("name"))
         return _run(target, state, assume, named, depth + 1) if target else False
+    if kind == "acme_server" and not state.path.startswith(ACME_PREFIX):
+        return False        # it serves /acme/ only and passes other requests on (acmeserver.go)
     if kind in ANSWERS:
         state.terminal = h
         state.terminal_route = route

@@ -15,11 +15,13 @@
   definition: X". Blocks with `bind` addresses that have none in common listen apart, which
   Caddy allows (httptype.go serversFromPairings).
 
-Plugins: Caddy builds with plugins know more directives and global options. There is no way yet
-to name the plugins of the server a configuration is meant for except these module-level
-constants: add a plugin's directive names to `PLUGIN_DIRECTIVES` (its global options to
-`PLUGIN_GLOBAL_OPTIONS`) and configurations using them are read without error (their directives
-stay opaque to the model). They are empty: a standard build refuses every name not listed here.
+Plugins: Caddy builds with plugins know more directives and global options. The user names a
+build's extra directives (`--caddy-directive`, `caddy-directives` in the project configuration):
+they reach the builder as `options["caddy_directives"]`, and `build` drops the refusals of those
+names (`waive`; each unknown-directive error carries `caddy_directive`, the name it is about).
+Such a directive stays opaque to the model: a handler that may answer (the walk says so). The
+module-level `PLUGIN_DIRECTIVES` and `PLUGIN_GLOBAL_OPTIONS` are for programs that embed the
+linter; they are empty: a standard build refuses every name not listed.
 
 Caddy 1 directives written the Caddy 1 way (`cors`, `proxy /from to`, ...) are left to rule
 MPL701 (caddy-v1-directive, severity error), which names their Caddy 2 replacement.
@@ -90,8 +92,11 @@ class _Checker:
         self.outside = outside
         self.errors: list[ConfigError] = []
 
-    def error(self, message: str, d: Directive) -> None:
-        self.errors.append(ConfigError(message, d.span.path, d.span.line, d.span.column))
+    def error(self, message: str, d: Directive, directive: Optional[str] = None) -> None:
+        error = ConfigError(message, d.span.path, d.span.line, d.span.column)
+        if directive is not None:
+            error.caddy_directive = directive     # waived when the user's build has it (waive())
+        self.errors.append(error)
 
     def _skip(self, d: Directive) -> bool:
         return bool(d.extra.get("unresolved")) or "{$" in d.name
@@ -131,7 +136,7 @@ class _Checker:
         name = self._shown(d)
         if name is None:
             self.error("unrecognized directive, in a file outside the checked tree (not quoted): "
-                       "is this file a Caddyfile?", d)
+                       "is this file a Caddyfile?", d, d.name)
             return
         message = f"unrecognized directive: {name}"
         if name == "handle_response":
@@ -146,20 +151,23 @@ class _Checker:
                             "around its directives)")
         elif parent is not None:
             message += (f" inside {parent.name}: are you sure the structure (nesting and braces) "
-                        f"is correct?")
+                        f"is correct? (a plugin's directive? name it with --caddy-directive)")
         elif d.name.lower() in STANDARD_DIRECTIVES:
             message += f" (directive names are case-sensitive: {d.name.lower()})"
-        self.error(message, d)
+        else:
+            message += " (a plugin's directive? name it with --caddy-directive)"
+        self.error(message, d, d.name)
 
     def global_options(self, block: Directive) -> None:
         for d in block.block or ():
             if d.name == "order" and d.args and "{$" not in d.args[0] \
                     and d.args[0] not in STANDARD_DIRECTIVES | PLUGIN_DIRECTIVES:
                 span = d.arg_span(0)
-                self.errors.append(ConfigError(
-                    f"order: {d.args[0]} is not a registered directive (a plugin's directive? see "
-                    f"PLUGIN_DIRECTIVES in linter/caddy/refusals.py)", span.path, span.line,
-                    span.column))
+                error = ConfigError(
+                    f"order: {d.args[0]} is not a registered directive (a plugin's directive? name "
+                    f"it with --caddy-directive)", span.path, span.line, span.column)
+                error.caddy_directive = d.args[0]
+                self.errors.append(error)
             if self._skip(d) or d.name in GLOBAL_OPTIONS or d.name in PLUGIN_GLOBAL_OPTIONS:
                 continue
             name = self._shown(d)
@@ -194,6 +202,14 @@ class _Checker:
                             span.column))
                         break
                 seen.setdefault(address, []).append((binds, site))
+
+
+def waive(errors: list, directives: Iterable[str]) -> list:
+    """`errors` without the unknown-directive refusals for `directives`: the directives the
+    user's Caddy build has beyond the standard ones (`options["caddy_directives"]`, from
+    `--caddy-directive` or the project configuration), which that build accepts."""
+    known = set(directives or ())
+    return [e for e in errors if getattr(e, "caddy_directive", None) not in known] if known else list(errors)
 
 
 def _looks_like_address(name: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Optional
 
 from linter.caddy.chain import CRoute, Handler
 from linter.caddy.evaluate import walk
+from linter.caddy.forwarded import forwarded_for
 from linter.caddy.matchers import ALL_METHODS, to_match
 from linter.caddy.numbers import atoi
 from linter.model import Action, Condition, HeaderOp, Match, Route
@@ -52,7 +53,7 @@ def add_route(site, key: tuple, state, methods: Optional[frozenset]) -> Route:
     groups = site.facts.setdefault("groups", {})
     group = groups.setdefault(id(terminal), len(groups) + 1)
     errors = _error_answer(site, state)
-    action = _action(state, match, errors)
+    action = _action(state, match, errors, site)
     headers = _headers(state, action, errors)
     route = Route(match, action, terminal.directive.span, headers, _condition(state, methods), group)
     route.facts.update({
@@ -99,12 +100,20 @@ def _condition(state, methods: Optional[frozenset]) -> Optional[Condition]:
 
 # ---- the answer ----------------------------------------------------------------------------
 
-def _action(state, match: Match, errors: Optional[dict]) -> Action:
+def _action(state, match: Match, errors: Optional[dict], site=None) -> Action:
     h = state.terminal
     d = h.directive
     data = h.data
     if h.kind == "reverse_proxy" and not data.get("forward_auth"):
-        return _proxy_action(state, h, match)
+        action = _proxy_action(state, h, match)
+        if site is not None:
+            action.forwarded_for, action.forwarded_for_span, stripped = forwarded_for(site, state, h)
+            if stripped:          # an untrusted unix socket client: Caddy deletes X-Forwarded-*
+                for name in ("x-forwarded-proto", "x-forwarded-host"):
+                    action.request_headers.pop(name, None)
+            if action.forwarded_for == "absent":
+                action.request_headers.pop("x-forwarded-for", None)
+        return action
     if h.kind == "static_response":
         kind = data.get("kind")
         if kind == "redirect":
@@ -166,7 +175,8 @@ def _proxy_action(state, h, match: Match) -> Action:
     if not data.get("tls"):
         headers["host"] = CLIENT_HOST
     for _, op in state.request_ops:
-        _apply_request_op(headers, op)
+        if op["name"].lower() not in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"):
+            _apply_request_op(headers, op)    # reverse_proxy sets X-Forwarded-* after request_header
     for op in data.get("header_up", ()):
         _apply_request_op(headers, op)
     action.request_headers = headers
@@ -357,13 +367,57 @@ def _error_ops(inner) -> list:
 
 
 def select(site, method: str, path: str):
-    """(route, unknown conditions) for a request: walk the chain and find that way's route."""
+    """(route, unknown conditions) for a request: walk the chain and find that way's route;
+    when no handler answers, Caddy's empty 200 with the headers met on the way (`fallback`)."""
     state = walk(site.facts["chain"], method, path, {}, site.facts.get("named_routes"))
     unknowns = [m.text() for m in state.unknowns] + state.notes
     if state.terminal is None:
-        return None, unknowns
+        return fallback(site, state), unknowns
     key = key_of(state)
     route = site.facts["index"].get(key)
     if route is None:
         route = add_route(site, key, state, None)
     return route, unknowns
+
+
+# ---- nothing answers -----------------------------------------------------------------------
+
+def fallback(site, state=None) -> Route:
+    """Caddy's answer when no handler of the chain answers: the handler chain ends without
+    writing, and Go's server sends an empty 200 (Content-Length: 0, no Content-Type), for every
+    method. The `header` handlers met on the way that are not deferred have already changed the
+    response headers, so they are on it; deferred ones (`defer`, a `-`, `?` or `>` field, a
+    `match` block) wrap a response writer that is never written to and do nothing (measured on
+    Caddy 2.11: tests/real/test_model_caddy.py). With no walk: the headers every request
+    gets on its way (those of a path no pattern names). The route is `Route.fallback`, its span
+    the site's, and it is not in `site.routes`."""
+    if state is None:
+        state = walk(site.facts.get("chain") or [], "GET", "/\uffff", {}, site.facts.get("named_routes"))
+    headers = _immediate_ops(state)
+    key = ("fallback", tuple(id(op.span) for op in headers))
+    cache = site.facts.setdefault("fallbacks", {})
+    if key in cache:
+        return cache[key]
+    action = Action("respond", site.span, status=200, body="", content_type="")
+    route = Route(Match("any", text="(nothing answers)"), action, site.span, headers, fallback=True)
+    route.facts.update({"walk": state, "terminal": None, "fallback_reason":
+                        "no handler answers: Caddy sends an empty 200"})
+    route.unknowns = list(site.unknowns)
+    cache[key] = route
+    return route
+
+
+def _immediate_ops(state) -> list:
+    """The response headers of `header` handlers that are not deferred, as they stand when the
+    handler chain has run (a later `set` replaces, `+` adds)."""
+    immediate: dict = {}
+    for h, op in _in_apply_order(state.response_ops):
+        if h.data.get("deferred"):
+            continue
+        name = op["name"].lower()
+        if op["op"] == "set":
+            immediate[name] = [op]
+        elif op["op"] == "add":
+            immediate.setdefault(name, []).append(op)
+    out = [_op(op, deferred=False, on_generated=True) for kept in immediate.values() for op in kept]
+    return [op for op in out if op is not None]

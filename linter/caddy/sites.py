@@ -25,6 +25,10 @@ class GlobalOptions:
     auto_https: str = "on"            # "on", "off", "disable_redirects", "disable_certs", ...
     default_bind: list = field(default_factory=list)
     directives: list = field(default_factory=list)
+    # `servers [<listener>] { trusted_proxies <source> ... }`: (listener address or None for
+    # every server, the `trusted_proxies` directive), in written order.
+    trusted_proxies: list = field(default_factory=list)
+    trusted_proxies_unix: list = field(default_factory=list)     # likewise
 
     @classmethod
     def read(cls, tree_directives: list) -> "GlobalOptions":
@@ -44,7 +48,23 @@ class GlobalOptions:
                 opts.auto_https = d.args[0]
             elif d.key == "default_bind":
                 opts.default_bind = list(d.args)
+            elif d.key == "servers":
+                listener = d.args[0] if d.args else None
+                for c in d.block or ():
+                    if c.key == "trusted_proxies":
+                        opts.trusted_proxies.append((listener, c))
+                    elif c.key == "trusted_proxies_unix":
+                        opts.trusted_proxies_unix.append((listener, c))
         return opts
+
+    def server_option(self, pairs: list, port: Optional[int]):
+        """The last `servers` setting that applies to the server on `port` (a `servers` block
+        with a listener address applies to that port only; one without, to every server)."""
+        found = None
+        for listener, value in pairs:
+            if listener is None or _listener_port(listener) == port:
+                found = value
+        return found
 
 
 @dataclass
@@ -126,6 +146,13 @@ def _bind_host(bind: Optional[str]) -> Optional[str]:
     if host.startswith("["):
         return host.split("]")[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _listener_port(listener: str) -> Optional[int]:
+    """The port of a `servers` listener address (`:443`, `tcp/127.0.0.1:8448`)."""
+    text = listener.rsplit("/", 1)[-1] if "/" in listener else listener
+    port = text.rsplit(":", 1)[-1] if ":" in text else ""
+    return atoi(port) if _digits(port) else None
 
 
 def _digits(text: str) -> bool:
