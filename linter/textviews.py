@@ -25,6 +25,8 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
         cond = f"  [{route['condition']}]" if route.get("condition") else ""
         out.append(f"Route     {route['match']}{cond}  ({_where(route)})")
         out.append(_frame(w, route, server))
+    if doc.get("matrix"):
+        out.append(f"Matrix    {doc['matrix']['text']}")
     kind = action["kind"]
     if kind == "proxy":
         out.append(f"Action    proxy to {action['upstream']}  ({_where(action)})")
@@ -40,7 +42,8 @@ def trace_text(doc: dict, server: str, colour: bool) -> str:
     if kind != "none":
         out.append(_frame(w, action, server))
     for o in doc["outcomes"]:
-        out.append(f"\n{o['status']} {_WHEN.get(o['when'], o['when'])}:")
+        status = o["status"] if o["status"] is not None else "no HTTP response (the connection is closed)"
+        out.append(f"\n{status} {_WHEN.get(o['when'], o['when'])}:")
         for h in o["headers"]:
             src = (f"{h['path']}:{h['line']}" if h["path"] else
                    "from the upstream" if h.get("from_upstream") else "the proxy's own")

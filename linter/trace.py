@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from linter.matrix import homeserver, why_matrix
 from linter.model import Config, Route, compile_regex
 from linter.predict import outcomes, upstream_is_homeserver
 from linter.select import Request, fallback_route, select
@@ -71,7 +72,7 @@ def _expand(expr: str, route: Route, request: Request) -> Optional[str]:
 
 def _hook(site, name: str):
     """A front end's own answer for something the shared model cannot see (linter/<server>/routing.py)."""
-    if site is None or site.selection in ("nginx", "first-match"):
+    if site is None or site.selection == "first-match":
         return None
     import importlib
 
@@ -118,6 +119,7 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
                     **_pos(route.span)}
     if route.fallback:
         doc["route"]["fallback"] = True     # no configured route: the server's default handling
+    doc["matrix"] = matrix_reason(route)
     action = route.action
     act: dict = {"kind": action.kind, **_pos(action.span)}
     refusal = _hook(sel.site, "refusal")
@@ -135,11 +137,15 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
         if act["upstream_request_line"] is None:
             doc["unknowns"].append("the URI sent upstream is built at run time")
         if not upstream_is_homeserver(route):
-            doc["unknowns"].append("the upstream's own headers are unknown (not a Matrix route)")
+            doc["unknowns"].append(f"the upstream's own headers are unknown ({homeserver(route).describe()})")
     elif action.kind in ("respond", "redirect", "static"):
         if action.content_type is None and (action.body or action.kind == "static"):
-            doc["unknowns"].append("the Content-Type comes from a default_type this file does not show "
-                                   "(nginx's own default is text/plain)")
+            note = _hook(sel.site, "content_type_note")
+            text = note(route) if note is not None else None
+            if text is None and config.server == "nginx":
+                text = "the Content-Type comes from a default_type this file does not show (nginx's own default is text/plain)"
+            if text:
+                doc["unknowns"].append(text)
         act.update({"status": action.status, "body": action.body, "content_type": action.content_type,
                     "location": action.location, "root": action.root})
     doc["action"] = act
@@ -159,6 +165,22 @@ def trace(config: Config, request: Request, *, upstream_status=None, upstream_do
     return doc
 
 
+def matrix_reason(route: Route) -> dict:
+    """Why the linter treats the route as Matrix, and whether its upstream is a homeserver with
+    the evidence for the answer (`linter.matrix.homeserver`): rules about what the homeserver
+    needs assert only when the answer is "yes". `text` is the line `trace` prints."""
+    why = why_matrix(route)
+    out: dict = {"serves_matrix": why is not None, "why": why}
+    if route.action.kind == "proxy":
+        verdict = homeserver(route)
+        out["homeserver"] = {"answer": verdict.answer, "evidence": list(verdict.evidence)}
+        out["text"] = (f"{'Matrix route: ' + why if why else 'not a Matrix route'}; {verdict.describe()}")
+    else:
+        out["homeserver"] = None
+        out["text"] = f"Matrix route: {why}" if why else "not a Matrix route"
+    return out
+
+
 def _pos(span, short=False) -> dict:
     if span is None:
         return {"path": None, "line": None}
@@ -169,6 +191,8 @@ def _pos(span, short=False) -> dict:
 def routes(config: Config) -> dict:
     sites = []
     for site in config.sites:
+        if site.facts.get("no_site"):
+            continue        # the catch-all a front end adds for hosts no site names (Caddy's empty 200)
         rows = []
         for r in site.routes:
             a = r.action

@@ -301,7 +301,7 @@ def caddy_path_matcher_exact(config):
 def caddy_header_before_proxy(config):
     """## What it does
     Flags a `header` that sets a CORS header the homeserver also sends
-    (`Access-Control-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`, `-Max-Age`) on
+    (`Access-Control-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`) on
     requests proxied to the homeserver, when Caddy applies it before the proxy and the
     homeserver's copy is kept.
 
@@ -340,12 +340,18 @@ def caddy_header_before_proxy(config):
             state = route.facts.get("walk")
             if state is None or not upstream_is_homeserver(route):
                 continue
+            from linter.matrix import homeserver
+
+            if homeserver(route).software == "conduit":
+                continue    # its CORS layer answers preflights only, never a proxied request
             dropped = {op["name"].lower() for op in state.terminal.data.get("header_down", ())
                        if op["op"] in ("delete", "set")}
             for handler, op in state.response_ops:
                 if handler.data.get("deferred") or op["op"] not in ("set", "add"):
                     continue
-                if op["name"].lower() not in UPSTREAM_CORS or op["name"].lower() in dropped:
+                # Max-Age: Synapse sends none (research notes §0), so nothing is duplicated.
+                if op["name"].lower() not in UPSTREAM_CORS - {"access-control-max-age"} \
+                        or op["name"].lower() in dropped:
                     continue
                 span = op["directive"].span
                 if span in seen:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from linter.matrix import ACAO, cors_routes, is_cors
+from linter.matrix import ACAO, cors_routes, homeserver, is_cors
 from linter.predict import outcomes, upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import Request
@@ -48,11 +48,30 @@ def _cors_ops(config):
                     yield site, route, op
 
 
+def _only_own_answers_in(site, op) -> bool:
+    """Whether every response the header operation can be on is one the proxy makes itself with
+    a status the operation covers: each route carrying it answers with such a status
+    (`return 200 '{...}'`, `return 204` for a preflight, a redirect), and no request that falls
+    to the server's default handling gets it. Then no error response exists for it to miss (the
+    413 for an oversized body aside: a well-known GET or a preflight carries no body)."""
+    if any(h.span == op.span for h in site.headers) and not site.fallback:
+        return False        # the server's default handling (404) is not modelled here: it may carry it
+    carriers = [r for r in (*site.routes, *site.fallback) if any(h.span == op.span for h in r.headers)]
+    return bool(carriers) and all(
+        r.action.kind in ("respond", "redirect") and r.action.status is not None
+        and op.applies(r.action.status, generated=True) for r in carriers)
+
+
 @rule("MPL101", "cors-header-without-always", "warning")
 def cors_header_without_always(config):
     """## What it does
     Flags a CORS response header (`Access-Control-*`) that the proxy adds only to successful
     responses.
+
+    A header in a block whose only response is one the proxy makes itself with a status the
+    header covers is not flagged: `add_header` without `always` inside
+    `location = /.well-known/matrix/client { ...; return 200 '...'; }` or inside
+    `if ($request_method = OPTIONS) { ...; return 204; }` is on every response that block gives.
 
     ## Why is this bad?
     nginx's `add_header` without `always` applies only to 200, 201, 204, 206 and redirects.
@@ -67,10 +86,10 @@ def cors_header_without_always(config):
     server {
         listen 443 ssl;
         server_name matrix.example.org;
-        location /.well-known/matrix/client {
-            default_type application/json;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_hide_header Access-Control-Allow-Origin;
             add_header Access-Control-Allow-Origin *;
-            return 200 '{"m.homeserver": {"base_url": "https://matrix.example.org"}}';
         }
     }
     ```
@@ -80,10 +99,10 @@ def cors_header_without_always(config):
     server {
         listen 443 ssl;
         server_name matrix.example.org;
-        location /.well-known/matrix/client {
-            default_type application/json;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_hide_header Access-Control-Allow-Origin;
             add_header Access-Control-Allow-Origin * always;
-            return 200 '{"m.homeserver": {"base_url": "https://matrix.example.org"}}';
         }
     }
     ```
@@ -92,13 +111,14 @@ def cors_header_without_always(config):
         if op.always:
             continue
         gaps = []
-        if op.statuses is not None:
+        if op.statuses is not None and not _only_own_answers_in(site, op):
             gaps.append("error responses (4xx/5xx)")
         if not op.on_generated:
             gaps.append("responses the proxy makes itself")
-        # A homeserver sends CORS on its own responses: not covering those is no gap.
+        # A homeserver sends CORS on its own responses: not covering those is no gap. Only an
+        # upstream the configuration shows is not one is asserted to lack them.
         if not op.on_proxied and route is not None and route.action.kind == "proxy" \
-                and not upstream_is_homeserver(route):
+                and homeserver(route).answer == "no":
             gaps.append("responses relayed from the upstream")
         if not gaps:
             continue

@@ -1,7 +1,7 @@
 """Forwarding and limits: what the homeserver needs to know about the client, body sizes, exposure."""
 from __future__ import annotations
 
-from linter.matrix import ADMIN_PROBE, CLIENT_PROBES, UPLOAD_PROBES, routes_for, site_serves_matrix
+from linter.matrix import ADMIN_PROBE, CLIENT_PROBES, UPLOAD_PROBES, homeserver, routes_for, site_serves_matrix
 from linter.predict import upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import select_route
@@ -72,6 +72,8 @@ def forwarded_for_missing(config):
     ```
     """
     for site, route in _proxied_matrix(config):
+        if homeserver(route).software == "conduit":
+            continue        # Conduit reads no X-Forwarded-For (continuwuity only with ip_source set)
         if not _sends(route, "x-forwarded-for"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-For: the homeserver sees every "
                           "client as the proxy (shared rate limits, wrong IPs)", route.action.span,
@@ -114,6 +116,10 @@ def forwarded_proto_missing(config):
     ```
     """
     for site, route in _proxied_matrix(config):
+        if homeserver(route).software == "conduit" or (site.listens and not site.tls):
+            # The Conduit family reads no X-Forwarded-Proto; a plain-http site's scheme is the
+            # connection's own, which the homeserver sees anyway.
+            continue
         if not _sends(route, "x-forwarded-proto"):
             yield Finding("Matrix traffic is proxied without X-Forwarded-Proto: SSO redirects and absolute "
                           "URLs may use the wrong scheme", route.action.span,
@@ -179,6 +185,12 @@ def body_size_too_small(config):
     Flags a route receiving Matrix uploads or federation transactions whose request body limit
     is below 10 MiB. nginx's default `client_max_body_size` is 1m.
 
+    It is a warning when the configuration shows the limit. When the limit could be raised in a
+    part of the configuration the linter does not see (a `server` block checked without the
+    `http` block around it, an include it cannot read), the finding is info, and its message
+    names what was not seen: a finding that depends on unseen configuration is never more
+    than info.
+
     ## Why is this bad?
     Media uploads over the limit fail with 413. Inbound federation transactions from busy
     servers regularly exceed 1 MB, so the proxy silently drops them and messages go missing.
@@ -214,6 +226,8 @@ def body_size_too_small(config):
         for route in routes_for(site, UPLOAD_PROBES):
             if route.action.kind != "proxy" or route.max_body_size is None:
                 continue
+            if homeserver(route).answer == "no":
+                continue        # uploads reach some other application here: the limit is not the problem
             if route.max_body_size >= MIN_BODY_SIZE:
                 continue
             # Builders say where the limit comes from: the directive that set it, or None for the
@@ -229,9 +243,12 @@ def body_size_too_small(config):
                               f"and federation transactions (413 errors); use the homeserver's max_upload_size "
                               f"(50M for Synapse)", span)
             elif route.facts.get("body_size_unseen_parent"):
-                yield Finding(f"no request body limit is set here: unless an enclosing file raises it, the "
-                              f"server's {size} default rejects Matrix uploads and large federation transactions",
-                              span, severity="info", unless=route.unknowns)
+                # Info, not warning: the enclosing block that would raise the limit is not seen
+                # (the engine lowers any finding with unseen regions; say so in the message).
+                yield Finding(f"no request body limit is set in what this file shows, so the server's {size} "
+                              f"default applies and Matrix uploads and large federation transactions get 413; "
+                              f"info, not warning, because the block around it is not seen", span,
+                              severity="info", unless=route.unknowns)
             else:
                 yield Finding(f"the request body limit is left at the server's {size} default: Matrix uploads "
                               f"and large federation transactions get 413", span, unless=route.unknowns)
@@ -277,6 +294,10 @@ def admin_api_exposed(config):
         route, _ = select_route(site, method, path)
         if route is None or route.action.kind != "proxy" or route.access_restricted:
             continue
+        if not homeserver(route).yes or homeserver(route).software == "conduit":
+            # the admin path reaches some other application, nothing says it is Synapse, or it is
+            # the Conduit family, which has no /_synapse/admin API
+            continue
         span = route.span or route.action.span
         if span not in seen:
             seen.add(span)
@@ -284,3 +305,105 @@ def admin_api_exposed(config):
             # to a location of its own.
             yield Finding(f"`/_synapse/admin` is proxied on a public site by `{route.match}`: restrict it "
                           f"(allow/deny) or do not route it", span, unless=(*route.unknowns, *site.unknowns))
+
+
+# How each server comes to keep the client's own X-Forwarded-For, and the fix.
+_APPEND_FIX = {
+    "nginx": "send the client address only: `proxy_set_header X-Forwarded-For $remote_addr;`",
+    "apache": "drop the client's header first (`RequestHeader unset X-Forwarded-For`): mod_proxy then "
+              "sends the client address only",
+    "haproxy": "replace it: `http-request set-header X-Forwarded-For %[src]`",
+    "caddy": "trust only the proxies in front of Caddy (`trusted_proxies`) and do not copy the client's "
+             "header in `header_up`",
+}
+# Homeservers that do not take the left-most X-Forwarded-For value: Dendrite ignores the header,
+# the Conduit family reads the right-most one (and only when told to).
+_XFF_SAFE = {"dendrite": "Dendrite ignores X-Forwarded-For",
+             "conduit": "the Conduit family reads the right-most X-Forwarded-For value"}
+
+
+@rule("MPL406", "forwarded-for-spoofable", "warning")
+def forwarded_for_spoofable(config):
+    """## What it does
+    Flags a route proxying Matrix traffic to a homeserver that appends the client address to the
+    `X-Forwarded-For` header the client sent, instead of replacing it: nginx's
+    `$proxy_add_x_forwarded_for`, Apache mod_proxy's default, HAProxy's `option forwardfor`, Caddy
+    with `trusted_proxies` that include clients. Upstreams the configuration names as Dendrite or
+    a Conduit-family server are not flagged: they do not trust the left-most value.
+
+    ## Why is this bad?
+    Synapse takes the left-most `X-Forwarded-For` value as the client's address
+    (`synapse/http/site.py`; element-hq/synapse#9471). With an appended header that value is
+    whatever the client wrote, so anyone can pick their IP: login and registration rate limits
+    and IP-based checks are bypassed, and device "last seen" addresses and audit logs show forged
+    addresses. It is a warning, not an error: clients and federation keep working. Behind another
+    proxy that sets the header itself, appending is right; say so with a suppression comment.
+
+    ## Example
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+
+    ```apache
+    <VirtualHost *:443>
+        ServerName matrix.example.org
+        SSLEngine on
+        AllowEncodedSlashes NoDecode
+        ProxyPreserveHost On
+        RequestHeader set X-Forwarded-Proto https
+        ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon
+    </VirtualHost>
+    ```
+
+    ## Use instead
+    ```nginx
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+    ```
+
+    ```apache
+    <VirtualHost *:443>
+        ServerName matrix.example.org
+        SSLEngine on
+        AllowEncodedSlashes NoDecode
+        ProxyPreserveHost On
+        RequestHeader set X-Forwarded-Proto https
+        RequestHeader unset X-Forwarded-For
+        ProxyPass /_matrix http://127.0.0.1:8008/_matrix nocanon
+    </VirtualHost>
+    ```
+    """
+    seen = set()
+    for site, route in _proxied_matrix(config):
+        action = route.action
+        if action.forwarded_for != "append":
+            continue
+        verdict = homeserver(route)
+        if verdict.software in _XFF_SAFE:
+            continue
+        span = action.forwarded_for_span or action.span
+        # The server's default (Apache mod_proxy) points at each proxy directive: one finding per
+        # site, since one line there fixes them all. A directive that appends is reported once.
+        key = ("default", id(site)) if span == action.span else span
+        if key in seen:
+            continue
+        seen.add(key)
+        fix = _APPEND_FIX.get(config.server, "send the client address only")
+        yield Finding("X-Forwarded-For keeps the value the client sent and appends the client address: Synapse "
+                      f"takes the left-most value, so clients can spoof their IP (rate limits, IP checks); {fix}",
+                      span, unless=_unseen_forwarding(route))

@@ -126,6 +126,8 @@ APACHE_CASES = {
     "MPL604": (APACHE, _apache_without(APACHE_ALL[2]), APACHE_ALL[2]),
     "MPL605": (APACHE, "\n    ".join(APACHE_ALL + ["ProxyRequests On"]),
                "<Proxy *>\n    Require ip 192.0.2.0/24\n</Proxy>"),
+    # mod_proxy appends to the client's X-Forwarded-For unless something drops it first.
+    "MPL406": (APACHE, "\n    ".join(APACHE_ALL), "RequestHeader unset X-Forwarded-For"),
 }
 
 CADDY_CASES = {
@@ -287,3 +289,191 @@ def test_a_level_that_sets_proxy_set_header_shuts_out_what_is_unseen_above_it(tm
         assert [d["line"] for d in uncertain["depends_on"]] == [1]
         assert "the configuration that includes" in uncertain["depends_on"][0]["what"]
     assert exit_code == 1
+
+
+BODY_LIMIT = """\
+    server {
+        listen 443 ssl;
+        server_name matrix.example.org;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+"""
+
+
+def test_body_limit_is_a_warning_when_seen_and_says_why_it_is_info_when_not(tmp_path):
+    """MPL404 is documented as a warning and printed as one when the http block is in view; a bare
+    server block (its http block unseen) gets info, and the message says why."""
+    whole = tmp_path / "nginx.conf"
+    whole.write_text("http {\n" + BODY_LIMIT + "}\n")
+    doc, _ = lint_json(whole, "nginx")
+    (seen,) = [f for f in doc["findings"] if f["rule"] == "MPL404"]
+    assert seen["severity"] == "warning" and seen["depends_on"] == []
+
+    bare = tmp_path / "matrix.conf"
+    bare.write_text(textwrap.dedent(BODY_LIMIT))
+    doc, _ = lint_json(bare, "nginx")
+    (unseen,) = [f for f in doc["findings"] if f["rule"] == "MPL404"]
+    assert unseen["severity"] == "info" and unseen["depends_on"]
+    assert "info, not warning, because the block around it is not seen" in unseen["message"]
+    from linter.rule import load_rules
+
+    (rule,) = [r for r in load_rules() if r.code == "MPL404"]
+    assert rule.severity == "warning" and "the finding is info" in rule.docs
+
+
+def _homeserver_of(tmp_path, server, text, name, path="/_synapse/admin/v1/users/@a:example.org"):
+    from linter.engine import Options, Report, load_config
+    from linter.matrix import homeserver
+    from linter.select import Request, select
+
+    conf = tmp_path / name
+    conf.write_text(text)
+    config = load_config(str(conf), server, Options(server=server), Report())
+    route = select(config, Request.from_url("GET", f"https://matrix.example.org{path}")).route
+    return homeserver(route)
+
+
+WEB_BESIDE_MATRIX = """\
+server {
+    listen 443 ssl;
+    server_name matrix.example.org;
+    location /_matrix {
+        proxy_pass http://127.0.0.1:8008;
+    }
+    location / {
+        proxy_pass http://web:3000;
+    }
+}
+"""
+
+
+def test_an_upstream_is_a_homeserver_only_on_evidence(tmp_path):
+    verdict = _homeserver_of(tmp_path, "nginx", WEB_BESIDE_MATRIX, "web.conf")
+    assert verdict.answer == "no"
+    assert "127.0.0.1:8008" in " ".join(verdict.evidence) and "web:3000" in " ".join(verdict.evidence)
+    # The same catch-all to the homeserver's port: yes, and the evidence names the port.
+    verdict = _homeserver_of(tmp_path, "nginx", WEB_BESIDE_MATRIX.replace("web:3000", "127.0.0.1:8008"), "hs.conf")
+    assert verdict.answer == "yes"
+    # A name that says Synapse but a Matrix API that goes elsewhere: unsure, and nothing asserted.
+    text = WEB_BESIDE_MATRIX.replace("web:3000", "old-synapse")
+    verdict = _homeserver_of(tmp_path, "nginx", text, "both.conf")
+    assert verdict.answer == "unsure" and len(verdict.evidence) == 2
+    conf = tmp_path / "both.conf"
+    doc, _ = lint_json(conf, "nginx")
+    assert not [f for f in doc["findings"] if f["rule"] in ("MPL401", "MPL402", "MPL403", "MPL405", "MPL406")
+                and f["line"] >= 7]
+
+
+def test_nothing_is_asserted_about_an_upstream_nothing_describes(tmp_path):
+    text = """\
+server {
+    listen 443 ssl;
+    server_name matrix.example.org;
+    location /_matrix/identity {
+        proxy_pass http://ma1sd:8090;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Proto $scheme;
+    }
+    location / {
+        proxy_pass http://backend;
+    }
+}
+"""
+    verdict = _homeserver_of(tmp_path, "nginx", text, "unsure.conf", "/_matrix/client/versions")
+    assert verdict.answer == "unsure"
+    doc, _ = lint_json(tmp_path / "unsure.conf", "nginx")
+    # What the homeserver needs is not asserted; the body limit (MPL404) is the proxy's own 413.
+    assert not [f for f in doc["findings"] if f["rule"] in ("MPL401", "MPL402", "MPL403", "MPL405", "MPL406")
+                and f["line"] >= 10]
+
+
+HAPROXY_WEB_DEFAULT = """\
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 180s
+
+frontend https
+    bind :443
+    use_backend synapse if { path_beg /_matrix /_synapse/client }
+    default_backend nginx
+
+backend synapse
+    server synapse 127.0.0.1:8008
+
+backend nginx
+    server web [::1]:8080
+"""
+
+
+def test_haproxy_default_backend_to_a_web_server_is_not_the_homeserver(tmp_path):
+    verdict = _homeserver_of(tmp_path, "haproxy", HAPROXY_WEB_DEFAULT, "haproxy.cfg")
+    assert verdict.answer == "no" and "`nginx`" in verdict.evidence[0]
+    # Port 8080 counts only when the Matrix API reaches it.
+    verdict = _homeserver_of(tmp_path, "haproxy", HAPROXY_WEB_DEFAULT.replace(
+        "    use_backend synapse if { path_beg /_matrix /_synapse/client }\n", ""), "only.cfg",
+        "/_matrix/client/versions")
+    assert verdict.answer == "yes" and "8080" in verdict.evidence[0]
+
+
+def test_haproxys_own_rule_replaces_the_cross_server_one_on_its_line():
+    """`option forwardfor` is both MPL406 (cross-server, on the model) and MPL803 (HAProxy's own,
+    more precise): the engine keeps MPL803 only."""
+    from linter.engine import Options, Report, _run, load_config, run_rules
+    from linter.rule import load_rules
+
+    path = Path(__file__).parent / "fixtures" / "haproxy" / "forwarded-for-spoofable.bad.cfg"
+    config = load_config(str(path), "haproxy", Options(server="haproxy"), Report())
+    raised = {(r.rule.code, r.span.line) for r in _run(config, load_rules())}
+    assert {("MPL406", 10), ("MPL803", 10)} <= raised
+    kept = {(r.rule.code, r.span.line) for r in run_rules(config, load_rules())}
+    assert ("MPL803", 10) in kept and ("MPL406", 10) not in kept
+
+
+def test_a_site_the_well_known_delegates_to_proxies_to_the_homeserver(tmp_path):
+    """A well-known the proxy answers names `hs.example.org:443`; that site sends everything to one
+    upstream nothing else describes: its Matrix requests reach the homeserver there."""
+    text = """\
+server {
+    listen 443 ssl;
+    server_name example.org;
+    location = /.well-known/matrix/server {
+        default_type application/json;
+        return 200 '{"m.server": "hs.example.org:443"}';
+    }
+    location /_matrix/identity {
+        proxy_pass http://sydent:8090;
+    }
+}
+server {
+    listen 443 ssl;
+    server_name hs.example.org;
+    location /_synapse/admin {
+        deny all;
+    }
+    location / {
+        proxy_pass http://10.1.2.3;
+    }
+}
+"""
+    conf = tmp_path / "delegated.conf"
+    conf.write_text(text)
+    from linter.engine import Options, Report, load_config
+    from linter.matrix import homeserver
+    from linter.select import Request, select
+
+    config = load_config(str(conf), "nginx", Options(server="nginx"), Report())
+    request = Request.from_url("GET", "https://hs.example.org/_matrix/client/versions")
+    verdict = homeserver(select(config, request).route)
+    assert verdict.answer == "yes" and "delegates to `hs.example.org`" in verdict.evidence[0]
+    # Without the delegation nothing says what 10.1.2.3 is.
+    conf.write_text(text.replace("hs.example.org:443", "elsewhere.example.org:443"))
+    config = load_config(str(conf), "nginx", Options(server="nginx"), Report())
+    assert homeserver(select(config, request).route).answer == "unsure"

@@ -96,3 +96,39 @@ def test_trace_shows_what_it_could_not_see(tmp_path):
     assert other["unseen"] == [], "an include in another location cannot change this answer"
     text = run("trace", str(conf), "GET https://matrix.example.org/_matrix/client/versions").output
     assert "not seen: `/config/nginx/missing-proxy.conf`" in text
+
+
+WEB_BESIDE_MATRIX = """server {
+    listen 443 ssl;
+    server_name matrix.example.org;
+    location /_matrix {
+        proxy_pass http://127.0.0.1:8008;
+    }
+    location / {
+        proxy_pass http://web:3000;
+    }
+}
+"""
+
+
+def test_trace_says_why_a_route_counts_as_matrix_and_whether_its_upstream_is_a_homeserver(tmp_path):
+    conf = tmp_path / "matrix.conf"
+    conf.write_text(WEB_BESIDE_MATRIX)
+    doc = json.loads(run("trace", "--format", "json", str(conf),
+                         "GET https://matrix.example.org/_matrix/client/versions").output)
+    matrix = doc["matrix"]
+    assert matrix["serves_matrix"] and "`/_matrix`" in matrix["why"]
+    assert matrix["homeserver"]["answer"] == "yes"
+    assert matrix["text"].startswith("Matrix route: ")
+    # `location /` takes /_synapse/client/... in a Matrix site, but its upstream is not the homeserver.
+    doc = json.loads(run("trace", "--format", "json", str(conf),
+                         "GET https://matrix.example.org/_synapse/client/oidc/callback").output)
+    matrix = doc["matrix"]
+    assert matrix["serves_matrix"] and "GET /_synapse/client/oidc/callback" in matrix["why"]
+    assert matrix["homeserver"]["answer"] == "no"
+    (evidence,) = matrix["homeserver"]["evidence"]
+    assert "http://127.0.0.1:8008" in evidence and "http://web:3000" in evidence
+    assert "the upstream is not a homeserver" in matrix["text"]
+    # The model then does not invent the homeserver's CORS headers for web:3000's answers.
+    ok = doc["outcomes"][0]
+    assert ok["when"] == "upstream-ok" and not [h for h in ok["headers"] if h["from_upstream"]]

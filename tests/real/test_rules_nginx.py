@@ -154,3 +154,32 @@ def test_mpl405_admin_api_reaches_synapse_through_a_catch_all(nginx, fake_homese
     nginx(good).request("GET", "/_synapse/admin/v1/users/@a:example.org")
     assert not fake_homeserver.requests
     assert flagged("MPL405", bad, tmp_path) and not flagged("MPL405", good, tmp_path)
+
+
+def test_mpl406_appended_forwarded_for_puts_the_clients_forgery_first(nginx, fake_homeserver, tmp_path):
+    """Synapse takes the left-most X-Forwarded-For value: with `$proxy_add_x_forwarded_for` that is
+    whatever the client wrote; with `$remote_addr` it is the client's real address."""
+    good = server("    location /_matrix {\n" + PROXY + "\n        client_max_body_size 50M;\n    }")
+    bad = good.replace("X-Forwarded-For $remote_addr", "X-Forwarded-For $proxy_add_x_forwarded_for")
+    spoof = [("X-Forwarded-For", "6.6.6.6")]
+    nginx(bad).request("GET", "/_matrix/client/versions", headers=spoof)
+    assert [v.strip() for v in fake_homeserver.last().header("X-Forwarded-For").split(",")] == ["6.6.6.6", "127.0.0.1"]
+    nginx(good).request("GET", "/_matrix/client/versions", headers=spoof)
+    assert fake_homeserver.last().header("X-Forwarded-For") == "127.0.0.1"
+    assert flagged("MPL406", bad, tmp_path) and not flagged("MPL406", good, tmp_path)
+
+
+def test_mpl405_catch_all_to_another_application_is_not_the_admin_api(nginx, fake_homeserver, down_upstream, tmp_path):
+    """`location /` next to the Matrix locations, proxying to some other application: the admin API
+    does not reach the homeserver, and the linter does not claim it does."""
+    other = server("    location /_matrix {\n" + PROXY + "\n    }\n"
+                   "    location / {\n        proxy_pass http://web:3000;\n    }")
+    homeserver_too = other.replace("http://web:3000", "http://127.0.0.1:8008")
+    proxy = nginx(other, upstream={"127.0.0.1:8008": fake_homeserver, "web:3000": down_upstream})
+    assert proxy.request("GET", "/_synapse/admin/v1/users/@a:example.org").status == 502
+    assert not fake_homeserver.requests
+    nginx(homeserver_too).request("GET", "/_synapse/admin/v1/users/@a:example.org")
+    assert fake_homeserver.requests_to(b"/_synapse/admin")
+    assert not flagged("MPL405", other, tmp_path) and flagged("MPL405", homeserver_too, tmp_path)
+    for code in ("MPL401", "MPL402", "MPL403"):
+        assert not flagged(code, other, tmp_path)
