@@ -653,11 +653,12 @@ def load_config(path: str, server: str, options: Options, report: Report, tree_r
         return None
     if tree is None:
         tree = parse.load(path, prefix=options.prefix, load_options=options.load_options(tree_roots))
+    # Built first: a builder may waive errors the user's options excuse (a Caddy plugin's directive).
+    config = build.build(tree, options.model_options())
     report.errors.extend(tree.errors)
     if options.strict_includes:
         report.errors.extend(ConfigError(f"{u.kind} {u.target!r} {u.reason} (--strict-includes)",
                                          u.span.path, u.span.line, u.span.column) for u in tree.unresolved)
-    config = build.build(tree, options.model_options())
     from linter.matrix import annotate
 
     annotate(config)

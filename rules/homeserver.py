@@ -59,6 +59,7 @@ def body_limit_below_upload_limit(config):
 
     ## Use instead
     ```nginx
+    # homeserver.yaml: max_upload_size: 100M
     location /_matrix {
         proxy_pass http://127.0.0.1:8008;
         client_max_body_size 100M;
@@ -104,8 +105,8 @@ def public_baseurl_not_proxied(config):
     ```nginx
     # homeserver.yaml: public_baseurl: https://matrix.example.org/
     server {
-        listen 443 ssl;
-        server_name synapse.example.org;
+        listen 8448 ssl;
+        server_name matrix.example.org;
         location /_matrix { proxy_pass http://127.0.0.1:8008; }
     }
     ```
@@ -165,7 +166,7 @@ def forwarded_for_listener_mismatch(config):
 
     ## Example
     ```nginx
-    # homeserver.yaml: listeners: [{port: 8008, x_forwarded: false, ...}]
+    # homeserver.yaml: listeners: [{port: 8008, x_forwarded: false, resources: [{names: [client]}]}]
     location /_matrix {
         proxy_pass http://127.0.0.1:8008;
         proxy_set_header X-Forwarded-For $remote_addr;
@@ -173,11 +174,12 @@ def forwarded_for_listener_mismatch(config):
     ```
 
     ## Use instead
-    ```yaml
-    listeners:
-      - port: 8008
-        x_forwarded: true
-        resources: [{names: [client, federation]}]
+    ```nginx
+    # homeserver.yaml: listeners: [{port: 8008, x_forwarded: true, resources: [{names: [client, federation]}]}]
+    location /_matrix {
+        proxy_pass http://127.0.0.1:8008;
+        proxy_set_header X-Forwarded-For $remote_addr;
+    }
     ```
     """
     hs = config.homeserver
@@ -227,15 +229,19 @@ def wellknown_proxied_but_not_served(config):
 
     ## Example
     ```nginx
-    # homeserver.yaml has no serve_server_wellknown
+    # homeserver.yaml: server_name: example.org
     location /.well-known/matrix {
         proxy_pass http://127.0.0.1:8008;
     }
     ```
 
     ## Use instead
-    ```yaml
-    serve_server_wellknown: true
+    ```nginx
+    # homeserver.yaml: serve_server_wellknown: true
+    # homeserver.yaml: public_baseurl: https://matrix.example.org/
+    location /.well-known/matrix {
+        proxy_pass http://127.0.0.1:8008;
+    }
     ```
     """
     hs = config.homeserver

@@ -18,16 +18,22 @@ def unused_suppression(config):
 
     ## Example
     ```nginx
-    location /_matrix {
-        # matrix-proxy-lint: ignore[MPL201] the upstream strips the prefix
-        proxy_pass http://127.0.0.1:8008;
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            # matrix-proxy-lint: ignore[MPL201] the upstream strips the prefix
+            proxy_pass http://127.0.0.1:8008;
+        }
     }
     ```
 
     ## Use instead
     ```nginx
-    location /_matrix {
-        proxy_pass http://127.0.0.1:8008;
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008;
+        }
     }
     ```
     """
@@ -47,15 +53,21 @@ def invalid_suppression(config):
 
     ## Example
     ```nginx
-    location /_matrix {
-        proxy_pass http://127.0.0.1:8008/;  # matrix-proxy-lint: ignore[MPL21]
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008/;  # matrix-proxy-lint: ignore[MPL21]
+        }
     }
     ```
 
     ## Use instead
     ```nginx
-    location /_matrix {
-        proxy_pass http://127.0.0.1:8008/;  # matrix-proxy-lint: ignore[MPL201] the upstream is a bridge, not Synapse
+    server {
+        listen 443 ssl;
+        location /_matrix {
+            proxy_pass http://127.0.0.1:8008/;  # matrix-proxy-lint: ignore[MPL201] the upstream is a bridge, not Synapse
+        }
     }
     ```
     """

@@ -34,14 +34,29 @@ def _documents(config, path):
         seen.add(span)
         # Server variables stand for a host name: Caddy's `{$ENV}`/`{env.X}`/`{http.request.host}`
         # placeholders first (their braces would otherwise be left behind), then nginx's `$var`.
-        text = re.sub(r"\{\$?[A-Za-z_][\w.\-]*(?::[^{}]*)?\}", "example.org", body)
+        # A file that is a template (Jinja/Helm/Go `{{ x }}`, YunoHost `__DOMAIN__`, a docs
+        # `<your-domain>`) is filled in before it is served: its placeholders stand for a host
+        # (a port after `:`), and a template whose logic hides the JSON is not judged at all.
+        text = body
+        template = _TEMPLATE.search(text) is not None
+        if template:
+            text = _TEMPLATE.sub("example.org", re.sub(r":" + _TEMPLATE.pattern, ":443", text))
+        text = re.sub(r"\{\$?[A-Za-z_][\w.\-]*(?::[^{}]*)?\}", "example.org", text)
         text = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "example.org", text)
         try:
             doc = json.loads(text)
         except ValueError as e:
-            yield site, route, span, None, str(e)
+            # Only template logic (`{{ }}`, `{% %}`) can hide the JSON; a placeholder stands for a
+            # value, so a document still broken with them filled in is broken.
+            if not (template and re.search(r"\{\{|\{%", body)):
+                yield site, route, span, None, str(e)
             continue
         yield site, route, span, doc, None
+
+
+# `<your-domain>`, `<server_name>`: a docs placeholder has a `-` or `_` (an HTML tag has none).
+_TEMPLATE = re.compile(r"(?:\{\{.*?\}\}|\{%.*?%\}|__[A-Z][A-Z0-9_]*__|<[a-z][a-z0-9.]*[-_][a-z0-9_.-]*>"
+                       r"|@[A-Z][A-Z0-9_]*@)")
 
 
 def _body(config, route, path):

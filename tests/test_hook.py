@@ -203,7 +203,8 @@ def test_pre_commit_fails_on_a_defective_snippet_and_names_it(user_repository):
     assert f"{SNIPPET}:{CORS_LINE}:1: MPL101 [warning]" in out, out
     assert f"{SNIPPET}:{PROXY_LINE}:12: MPL201 [error]" in out, out
     assert out.count(TWO_SITES) >= 2, out
-    assert "Found 3 findings" in out and "in 1 file." in out
+    # The fourth is MPL406: the snippet appends to the client's X-Forwarded-For.
+    assert "Found 4 findings" in out and "in 1 file." in out
 
 
 def test_pre_commit_passes_files_that_are_no_proxy_config(user_repository):

@@ -87,5 +87,6 @@ def test_every_rule_has_a_bad_fixture():
     marked = set()
     for path in fixture_files("bad"):
         marked |= {code for code, _, _ in expected(path)}
-    missing = [r.code for r in load_rules() if r.code not in marked]
+    # MPL952's finding is in the homeserver's file, which a fixture cannot mark: tests/test_homeserver.py.
+    missing = [r.code for r in load_rules() if r.code not in marked and r.code != "MPL952"]
     assert not missing, f"rules without a bad fixture: {missing}"
