@@ -7,7 +7,7 @@ Public API (kept small, crossplane style):
 
 Heavy modules (lark, pygments, the front ends) are imported only when needed.
 """
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def lint(paths, **options):
