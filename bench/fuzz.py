@@ -123,6 +123,7 @@ REGRESSIONS: dict[str, list[tuple[str, str]]] = {
         ("deep-nesting", "<Location /a>\n" * 800 + "</Location>\n" * 800),
         ("include-fifo", f"Include {FIFO_NAME}\n"),
         ("include-dev-zero", "Include /dev/zero\n"),
+        ("listen-5000-digits", "Listen " + "9" * 5000 + "\n<VirtualHost *:" + "4" * 5000 + ">\n</VirtualHost>\n"),
         ("backtracking-redirectmatch", 'RedirectMatch "(' + ".*" * 40 + ')\\.gif$" http://example.org/\n'),
     ],
     "caddy": [

@@ -389,6 +389,12 @@ class Config:
     homeserver: Optional[object] = None
 
 
+def small_int(digits: str) -> int:
+    """ASCII digits as an int; more than 18 of them are 10**18 ("too large" to every server),
+    never a 4,300-digit conversion that Python refuses (ValueError) or spends seconds on."""
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
 def parse_size(text: str) -> Optional[int]:
     """nginx/Caddy style size ("1m", "50M", "512k", "0") to bytes."""
     m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", text or "")

@@ -46,6 +46,7 @@ from .routes import fallback_routes, route
 from .sections import Server, is_on, main_and_virtual_hosts
 from .unknowns import distinct, unknowns_in
 from .upstream import literal_prefix
+from linter.model import small_int
 
 # Files that are a whole configuration: never "a snippet included by something we cannot see".
 _ENTRY_NAMES = ("apache2.conf", "httpd.conf")
@@ -128,7 +129,7 @@ def _address(arg: str, d) -> Listen:
     m = re.match(r"^(\[[^\]]*\]|[^:]*)(?::([0-9]+|\*))?$", arg)   # ASCII digits, as httpd
     if m:
         host = m.group(1)
-        port = int(m.group(2)) if m.group(2) and m.group(2).isdigit() else None
+        port = small_int(m.group(2)) if m.group(2) and m.group(2).isdigit() else None
     address = None if host in ("*", "_default_", "") else host
     return Listen(port, address, default=host == "_default_", span=d.span)
 
@@ -141,7 +142,7 @@ def _listen_directive(d) -> Optional[Listen]:
     if not m:
         return None
     tls = len(d.args) > 1 and d.args[1].lower() == "https"
-    return Listen(int(m.group(2)), m.group(1), tls=tls, span=d.span)
+    return Listen(small_int(m.group(2)), m.group(1), tls=tls, span=d.span)
 
 
 # -- routes -----------------------------------------------------------------------------

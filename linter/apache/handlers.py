@@ -25,6 +25,7 @@ from linter.syntax import Directive
 
 from .sections import segment_prefix
 from .uri import alias_match
+from linter.model import small_int
 
 ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
 REDIRECT_STATUS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
@@ -35,7 +36,7 @@ _ASCII_DIGITS = tuple("0123456789")
 def leading_number(text: str) -> int:
     """C's atoi of an argument that starts with an ASCII digit."""
     m = re.match(r"[0-9]+", text)
-    return int(m.group(0)) if m else 0
+    return small_int(m.group(0)) if m else 0
 
 
 @dataclass

@@ -46,6 +46,7 @@ import re
 from typing import Optional
 
 from ..syntax import ConfigError, Directive, Span
+from linter.model import small_int
 
 # Sections httpd executes while reading: they do not change where their content is.
 _TRANSPARENT = {"ifmodule", "ifdefine", "ifversion", "iffile", "ifdirective", "ifsection"}
@@ -273,7 +274,7 @@ def _section(d: Directive, outer: tuple, error, unknown: bool) -> None:
 def _address_port(arg: str) -> Optional[int]:
     """The port of `host:port` / `[v6]:port` when written in ASCII digits, else None."""
     m = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*):([0-9]+)", arg)
-    return int(m.group(2)) if m else None
+    return small_int(m.group(2)) if m else None
 
 
 def _directive(d: Directive, outer: tuple, error, unknown: bool) -> None:
@@ -382,7 +383,7 @@ def _listen(d: Directive, outer: tuple, error) -> None:
 def _listen_problem(spec: str) -> Optional[str]:
     """What apr_parse_addr_port and httpd's Listen refuse (without resolving host names)."""
     if _DIGITS.fullmatch(spec):
-        return None if 1 <= int(spec) <= 65535 else "invalid port (a port is 1-65535)"
+        return None if 1 <= small_int(spec) <= 65535 else "invalid port (a port is 1-65535)"
     m = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*):([^:\]]*)", spec)
     if m is None:
         if re.fullmatch(r"\[[^\]]*\]|[^:\[\]]+", spec):
@@ -487,7 +488,7 @@ def _redirect_problem(d: Directive, in_directory: bool) -> Optional[str]:
 
 def _atoi(text: str) -> int:
     m = re.match(r"[0-9]+", text)
-    return int(m.group(0)) if m else 0
+    return small_int(m.group(0)) if m else 0
 
 
 def _rewrite_problem(d: Directive) -> Optional[str]:
