@@ -6,7 +6,6 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, I/O or configura
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 import click
@@ -21,12 +20,19 @@ REPORT_HINT = ("this is a bug in matrix-proxy-lint: please report it with the fi
 
 
 def _version(ctx, param, value):
-    if not value:
+    from linter.settings import parse_version
+
+    return _converted(parse_version, value)
+
+
+def _converted(convert, value):
+    """A project-configuration converter as a click callback: one parser for both."""
+    if value is None or value == "":
         return None
-    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", value)
-    if not m:
-        raise click.BadParameter("expected a version like 1.26.0")
-    return tuple(int(x or 0) for x in m.groups())
+    try:
+        return convert(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e))
 
 
 def _codes(ctx, param, value):
@@ -47,12 +53,9 @@ def colour_wanted(stream=None) -> bool:
 
 
 def _size(ctx, param, value):
-    if value is None:
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*", value)
-    if not m or int(m.group(1)) == 0:
-        raise click.BadParameter("expected a size like 8M, 512k or 1G")
-    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+    from linter.settings import parse_size_option
+
+    return _converted(parse_size_option, value)
 
 
 class _Guarded(click.Group):

@@ -155,9 +155,9 @@ def _conduwuit(path: str, text: str) -> Homeserver:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        m = re.search(r"at line (\d+), column (\d+)", str(e))
-        raise ConfigError(f"not valid TOML: {re.sub(r' [(]at line.*', '', str(e))}", path,
-                          int(m.group(1)) if m else None, int(m.group(2)) if m else None) from None
+        from linter.settings import toml_error
+
+        raise toml_error(e, path, text) from None
     glob = data.get("global")
     if not isinstance(glob, dict):
         raise ConfigError("not a conduwuit/continuwuity/tuwunel configuration: no [global] table", path, 1, 1)

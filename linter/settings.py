@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from linter.detect import SERVERS
+from linter.rule import SEVERITIES
 from linter.syntax import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -37,8 +39,6 @@ else:                                   # pragma: no cover - Python 3.9/3.10
     import tomli as tomllib
 
 FILE_NAME = ".matrix-proxy-lint.toml"
-SEVERITIES = ("error", "warning", "info")
-SERVERS = ("nginx", "apache", "caddy", "haproxy")
 
 
 def _choice(values):
@@ -49,14 +49,16 @@ def _choice(values):
     return convert
 
 
-def _version(value):
+def parse_version(value) -> tuple:
+    """`1.26.0` or `2.8` -> (1, 26, 0), (2, 8, 0); ValueError otherwise (the CLI shares it)."""
     m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", str(value))
     if not m:
         raise ValueError("expected a version like 1.26.0")
     return tuple(int(x or 0) for x in m.groups())
 
 
-def _size(value):
+def parse_size_option(value) -> int:
+    """`8M`, `512k`, `1G` or a positive int of bytes; ValueError otherwise (the CLI shares it)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*", str(value))
@@ -90,8 +92,8 @@ OPTION_KEYS: dict[str, tuple[str, Callable, str]] = {
     "server": ("server", _choice(SERVERS), ""),
     "format": ("fmt", _string, ""),
     "prefix": ("prefix", _string, "path"),
-    "nginx-version": ("nginx_version", _version, ""),
-    "haproxy-version": ("haproxy_version", _version, ""),
+    "nginx-version": ("nginx_version", parse_version, ""),
+    "haproxy-version": ("haproxy_version", parse_version, ""),
     "caddy-directives": ("caddy_directives", _strings, ""),
     "homeserver-config": ("homeserver_config", _string, "path"),
     "select": ("select", _strings, ""),
@@ -100,8 +102,8 @@ OPTION_KEYS: dict[str, tuple[str, Callable, str]] = {
     "include-paths": ("include_paths", _strings, "paths"),
     "strict-includes": ("strict_includes", _bool, ""),
     "root": ("root", _string, "path"),
-    "max-file-size": ("max_file_size", _size, ""),
-    "max-total-size": ("max_total_size", _size, ""),
+    "max-file-size": ("max_file_size", parse_size_option, ""),
+    "max-total-size": ("max_total_size", parse_size_option, ""),
     "baseline": ("baseline", _string, "path"),
     "quiet": ("quiet", _bool, ""),
     "statistics": ("statistics", _bool, ""),
@@ -155,8 +157,7 @@ def load(path: str, rules: Optional[list] = None) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError("the project configuration is not UTF-8", path)
     except tomllib.TOMLDecodeError as e:
-        line, column = _toml_position(str(e), text)
-        raise ConfigError(f"not valid TOML: {re.sub(r' [(]at line.*', '', str(e))}", path, line, column)
+        raise toml_error(e, path, text) from None
     in_pyproject = os.path.basename(path) == "pyproject.toml"
     if in_pyproject:
         data = data.get("tool", {}).get("matrix-proxy-lint", {})
@@ -240,12 +241,16 @@ def _gitignore(patterns: tuple, base: str) -> Callable[[str], bool]:
     return matches
 
 
-def _toml_position(message: str, text: str) -> tuple:
+def toml_error(error, path: str, text: str) -> ConfigError:
+    """tomllib's error as a ConfigError at its line and column (also the homeserver's TOML)."""
+    message = str(error)
     m = re.search(r"at line (\d+), column (\d+)", message)
     if m:
-        return int(m.group(1)), int(m.group(2))
-    lines = text.split("\n")          # "at end of document"
-    return len(lines), len(lines[-1]) + 1
+        line, column = int(m.group(1)), int(m.group(2))
+    else:
+        lines = text.split("\n")      # "at end of document"
+        line, column = len(lines), len(lines[-1]) + 1
+    return ConfigError(f"not valid TOML: {re.sub(r' [(]at line.*', '', message)}", path, line, column)
 
 
 class _Locator:
