@@ -10,6 +10,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from linter.model import Route
+from linter.predict import upstream_is_homeserver
 from linter.rule import Finding, rule
 from linter.select import select_route
 
@@ -18,11 +19,7 @@ CLIENT = ("GET", "/_matrix/client/versions")
 
 
 def _proxied_to_homeserver(route: Optional[Route]) -> bool:
-    if route is None or route.action.kind != "proxy":
-        return False
-    from linter.matrix import homeserver
-
-    return homeserver(route).yes
+    return route is not None and upstream_is_homeserver(route)
 
 
 def _size(n: int) -> str:
